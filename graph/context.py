@@ -1,0 +1,49 @@
+"""What the nodes of one thread share that is not state: the stores, the world, the policy, caches.
+
+The context is rebuilt whenever a thread starts or resumes; nothing in it needs checkpointing. Its
+caches make a day's rows be read from SQLite once, however many nodes look at them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nodes.alert import AlertThresholds
+from nodes.drift import ReferenceProfile, profile_view
+from rl.reward import RewardWeights
+from simulator.world import World, WorldState
+from stores import Stores
+from stores.predictions import DayView, ModelSchema
+
+
+@dataclass
+class RunContext:
+    stores: Stores
+    schema: ModelSchema
+    policy: object  # rl.policies.Policy
+    world: World
+    faults: dict = field(default_factory=dict)
+    alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    reward_weights: RewardWeights = field(default_factory=RewardWeights)
+    timings: dict = field(default_factory=dict)  # node -> ms, for the day in flight
+    _views: dict = field(default_factory=dict)
+    _references: dict = field(default_factory=dict)
+
+    def day_view(self, run_id: str, day: int) -> DayView:
+        key = (run_id, day)
+        if key not in self._views:
+            self._views.clear()  # one day in flight at a time
+            self._views[key] = self.stores.predictions.day_view(run_id, self.schema.model_id, day)
+        return self._views[key]
+
+    def forget_day(self) -> None:
+        self._views.clear()
+
+    def reference(self, run_id: str, version: str) -> ReferenceProfile:
+        key = (run_id, version)
+        if key not in self._references:
+            view = self.stores.predictions.reference_view(run_id, self.schema.model_id, version)
+            self._references[key] = ReferenceProfile(version, profile_view(view, self.schema), view)
+        return self._references[key]
+
+    def action_mask(self, state: dict) -> list[int]:
+        return [int(m) for m in self.world.action_mask(WorldState.from_dict(state["sim"]["world"]))]

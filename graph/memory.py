@@ -1,0 +1,61 @@
+"""Folding a finished day into the bounded memory the next day starts from.
+
+Used by the graph's record step and by the RL environment, so both remember the same things.
+"""
+from __future__ import annotations
+
+from graph.state import MEMORY_ACTIONS, MEMORY_DAYS
+
+SUCCESS_HORIZON = 3  # days after a remediation at which it is judged
+KEEP_VERSIONS = 4
+
+
+def _judge(action: dict, recent: list[dict], baseline: dict) -> float | None:
+    """1.0 if accuracy over the days after the action beat the day of it (or reached the reference)."""
+    after = [r["accuracy"] for r in recent if action["day"] < r["day"] <= action["day"] + SUCCESS_HORIZON and r["accuracy"] is not None]
+    if len(after) < SUCCESS_HORIZON or action["accuracy_before"] is None:
+        return None
+    mean_after = sum(after) / len(after)
+    recovered = mean_after >= baseline["reference_accuracy"] - 0.02
+    return 1.0 if recovered or mean_after >= action["accuracy_before"] + 0.01 else 0.0
+
+
+def remember_day(memory: dict, *, day: int, performance: dict, drift: dict, alerts: dict, remediation: dict,
+                 outcome: dict, baseline: dict) -> dict:
+    memory = {**memory}
+    accuracy = performance.get("measured_accuracy")
+    memory["recent"] = (memory["recent"] + [{
+        "day": day, "accuracy": accuracy, "drift_score": drift.get("drift_score"),
+        "n_labelled": performance.get("n_labelled", 0), "status": performance.get("status")}])[-MEMORY_DAYS:]
+    memory["open_alerts"] = alerts.get("open", memory["open_alerts"])
+    memory["incident"] = alerts.get("incident", memory["incident"])
+
+    version = performance.get("model_version")
+    if version and version not in memory["versions_seen"]:
+        seen = {**memory["versions_seen"], version: day}
+        memory["versions_seen"] = dict(sorted(seen.items(), key=lambda kv: kv[1])[-KEEP_VERSIONS:])
+
+    action = remediation.get("action", "continue")
+    actions = list(memory["actions"])
+    if action != "continue":
+        actions.append({"day": day, "action": action, "accuracy_before": accuracy})
+    memory["actions"] = actions[-MEMORY_ACTIONS:]
+    for past in reversed(memory["actions"]):
+        if past["day"] + SUCCESS_HORIZON == day:
+            verdict = _judge(past, memory["recent"], baseline)
+            if verdict is not None:
+                memory["previous_success"] = verdict
+            break
+
+    if outcome.get("retrained"):
+        memory["last_retrain_day"] = day
+    if outcome.get("reference_version"):
+        memory["reference_version"] = outcome["reference_version"]
+    if outcome.get("new_reference"):
+        memory["reference_versions"] = (memory["reference_versions"] + [outcome["new_reference"]])[-KEEP_VERSIONS:]
+
+    if performance.get("method") not in (None, "last_known_value"):
+        memory["last"] = {**memory["last"], "performance": performance, "performance_day": day}
+    if drift.get("method") == "registry":
+        memory["last"] = {**memory["last"], "drift": {k: v for k, v in drift.items() if k != "columns"}}
+    return memory

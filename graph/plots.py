@@ -1,0 +1,54 @@
+"""The run's four-panel figure: accuracy vs the no-action counterfactual, drift, reward per day, actions."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in CI
+import matplotlib.pyplot as plt  # noqa: E402
+
+SEVERITY_COLOURS = {"low": "#4caf50", "medium": "#ffb300", "high": "#fb8c00", "critical": "#e53935"}
+
+
+def plot_run(report: dict, path: Path) -> None:
+    days = report["days"]
+    x = [d["day"] for d in days]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    fig.suptitle(f"{report['model']} - scenario {report['scenario']} - seed {report['seed']} - policy {report['policy']}")
+
+    ax = axes[0][0]
+    ax.plot(x, [d["true_accuracy"] for d in days], label="accuracy (all rows)", color="#1e88e5", lw=2)
+    ax.plot(x, [d["counterfactual_accuracy"] for d in days], label="no-action counterfactual", color="#757575", ls="--")
+    measured = [(d["day"], d["accuracy"]) for d in days if d["accuracy"] is not None and not d["accuracy_estimated"]]
+    if measured:
+        ax.scatter(*zip(*measured), s=12, color="#0d47a1", label="measured (labelled rows)", zorder=3)
+    ax.axhline(report["summary"]["sla_accuracy"], color="#e53935", lw=0.8, ls=":", label="SLA")
+    for d in days:
+        if d["action"] not in (None, "continue"):
+            ax.axvline(d["day"], color="#8e24aa", alpha=0.3, lw=1)
+    ax.set_title("Accuracy (purple lines: remediations)")
+    ax.set_xlabel("day")
+    ax.legend(fontsize=8)
+
+    ax = axes[0][1]
+    ax.bar(x, [d["drift_score"] or 0 for d in days], color=[SEVERITY_COLOURS.get(d["drift_severity"], "#9e9e9e") for d in days])
+    ax.set_ylim(0, 1)
+    ax.set_title("Drift score (colour: severity)")
+    ax.set_xlabel("day")
+
+    ax = axes[1][0]
+    rewards = [d["reward"] or 0 for d in days]
+    ax.bar(x, rewards, color=["#43a047" if r >= 0 else "#e53935" for r in rewards])
+    ax.set_title(f"Reward per day (total {report['summary']['total_reward']:.1f})")
+    ax.set_xlabel("day")
+
+    ax = axes[1][1]
+    counts = Counter(d["action"] for d in days)
+    names = sorted(counts, key=lambda a: -counts[a])
+    ax.barh(names, [counts[n] for n in names], color="#5e35b1")
+    ax.set_title("Actions taken")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

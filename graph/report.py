@@ -1,0 +1,92 @@
+"""The run report: built from the stores alone, so a resumed run reports exactly what an unbroken one does."""
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from pathlib import Path
+
+from simulator.catalog import get_model
+from stores import Stores
+
+# Fields that are wall-clock measurements: they legitimately differ between two runs of the same seed.
+TIMING_FIELDS = ("cycle_ms", "median_cycle_ms", "generated_at")
+
+
+def model_report(stores: Stores, run_id: str, model: str, config: dict) -> dict:
+    spec = get_model(model)
+    summaries = stores.metrics.day_summaries(run_id, model)
+    days = []
+    for s in summaries:
+        days.append({
+            "day": s["day"], "date": s["date"], "accuracy": s["accuracy"], "accuracy_estimated": s["accuracy_estimated"],
+            "drift_score": s["drift_score"], "drift_severity": s["drift_severity"],
+            "drifted_features": s["drifted_features"], "performance_status": s["performance_status"],
+            "alerts": s["alerts"], "incident": s["incident"], "action": s["action"], "policy": s["policy"],
+            "justification": s["justification"],
+            "reward": s["reward"], "cost": s["cost"], "degraded": s["degraded"], "skipped": s["skipped"],
+            "model_version": s["model_version"], "true_accuracy": s["true_accuracy"],
+            "counterfactual_accuracy": s["counterfactual_accuracy"], "events": s["events"], "cycle_ms": s["cycle_ms"],
+        })
+    return {"run_id": run_id, "model": model, "scenario": config["scenario"], "seed": config["seed"],
+            "policy": config["policy"], "days": days, "summary": summarise(days, spec, stores, run_id, model)}
+
+
+def summarise(days: list[dict], spec, stores: Stores, run_id: str, model: str) -> dict:
+    def error_cost(key: str) -> float:
+        return sum((1 - d[key]) * spec.daily_volume * spec.cost_per_error for d in days if d[key] is not None)
+
+    action_cost = sum(d["cost"] or 0.0 for d in days)
+    errors, errors_noop = error_cost("true_accuracy"), error_cost("counterfactual_accuracy")
+    cycles = [d["cycle_ms"] for d in days if d["cycle_ms"] is not None]
+    alerts = stores.incidents.alerts(run_id, model)
+    return {
+        "days": len(days),
+        "mean_true_accuracy": _mean(d["true_accuracy"] for d in days),
+        "mean_counterfactual_accuracy": _mean(d["counterfactual_accuracy"] for d in days),
+        "sla_accuracy": spec.sla_accuracy,
+        "sla_violation_days": sum(1 for d in days if d["true_accuracy"] is not None and d["true_accuracy"] < spec.sla_accuracy),
+        "sla_violation_days_no_action": sum(1 for d in days if d["counterfactual_accuracy"] is not None and d["counterfactual_accuracy"] < spec.sla_accuracy),
+        "alerts_raised": len(alerts),
+        "alerts_by_type": dict(Counter(a["alert_type"] for a in alerts)),
+        "incidents": len(stores.incidents.incidents(run_id, model)),
+        "actions": dict(Counter(d["action"] for d in days)),
+        "total_reward": round(sum(d["reward"] or 0.0 for d in days), 4),
+        "action_cost": action_cost,
+        "error_cost": round(errors, 2),
+        "total_cost": round(action_cost + errors, 2),
+        "no_action_total_cost": round(errors_noop, 2),
+        "saved_vs_no_action": round(errors_noop - errors - action_cost, 2),
+        "degraded_days": sum(1 for d in days if d["degraded"]),
+        "days_without_labels": sum(1 for d in days if d["accuracy_estimated"]),
+        "median_cycle_ms": round(statistics.median(cycles), 3) if cycles else None,
+        "cost_model": f"${spec.cost_per_error:g} per wrong prediction x {spec.daily_volume:,} predictions/day; action costs as charged",
+    }
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 5) if values else None
+
+
+def build_report(stores: Stores, run_id: str, config: dict) -> dict:
+    reports = [model_report(stores, run_id, m, config) for m in config["models"]]
+    if len(reports) == 1:
+        return reports[0]
+    return {"run_id": run_id, "models": reports, "scenario": config["scenario"], "seed": config["seed"],
+            "policy": config["policy"]}
+
+
+def write_report(report: dict, path: Path) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=False))
+    tmp.replace(path)  # never leave a half-written report behind
+
+
+def without_timings(report):
+    """The report with wall-clock fields removed, for comparing two runs of the same seed."""
+    if isinstance(report, dict):
+        return {k: without_timings(v) for k, v in report.items() if k not in TIMING_FIELDS}
+    if isinstance(report, list):
+        return [without_timings(v) for v in report]
+    return report

@@ -1,0 +1,199 @@
+"""Running monitoring threads: start, resume or skip each (run, model) thread, then write the outputs.
+
+A run is one thread per model (thread id `<run-id>:<model>`) in a SqliteSaver checkpoint file. A
+thread with no checkpoint starts at day 0; one whose last snapshot still has work (`next` or `tasks`)
+resumes from it; one with neither is finished and is skipped. The CLI (graph.run) and the TUI both
+drive runs through this module and observe them through the `on_event` callback.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from graph.build import build_graph
+from graph.context import RunContext
+from graph.plots import plot_run
+from graph.report import build_report, write_report
+from graph.state import empty_memory
+from nodes import faults
+from rl.policies import make_policy
+from simulator import episode
+from simulator.catalog import get_model
+from simulator.scenarios import get_scenario
+from simulator.world import World
+from stores import STORES_FILE, Stores, StoreError, open_stores
+from stores.db import check_sqlite_file
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoints.db"
+
+
+class RunError(Exception):
+    """A run cannot start or go on; the message is meant for the user, in one line."""
+
+
+@dataclass
+class RunConfig:
+    models: list[str]
+    scenario: str
+    days: int
+    seed: int
+    policy: str
+    output_dir: Path
+    run_id: str
+
+    def settings(self) -> dict:
+        """What identifies the run's results (resuming with other settings is refused)."""
+        return {"models": self.models, "scenario": self.scenario, "days": self.days, "seed": self.seed,
+                "policy": self.policy}
+
+
+@dataclass
+class RunOutputs:
+    report_path: Path
+    plot_paths: list[Path]
+    report: dict
+    threads: dict = field(default_factory=dict)  # model -> "started" | "resumed" | "finished already"
+
+
+def validate_output_dir(output_dir: Path) -> None:
+    """Fail early, before anything is written, if the output folder or its databases are unusable."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise RunError(f"output dir {output_dir} exists and is not a directory")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / f".mlmon-write-test-{time.time_ns()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise RunError(f"output dir {output_dir} is not writable ({exc.strerror or exc})") from None
+    for name in (STORES_FILE, CHECKPOINT_FILE):
+        try:
+            check_sqlite_file(output_dir / name)
+        except StoreError as exc:
+            raise RunError(f"{exc}; move it away or choose another --output-dir") from None
+
+
+def validate_settings(config: RunConfig) -> None:
+    for model in config.models:
+        get_model(model)
+    get_scenario(config.scenario)
+    if config.days <= 0:
+        raise ValueError(f"--days must be a positive number of days, not {config.days}")
+    if config.seed < 0:
+        raise ValueError(f"--seed must be >= 0, not {config.seed}")
+    make_policy(config.policy, config.seed)
+    faults.from_environment()
+
+
+def open_checkpointer(output_dir: Path) -> SqliteSaver:
+    conn = sqlite3.connect(output_dir / CHECKPOINT_FILE, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL survives a killed process (only an OS crash can lose the last commits, and a
+    # resume replays those days idempotently); FULL fsyncs every super-step, ~3x the checkpoint cost.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return SqliteSaver(conn)
+
+
+def baseline_for(world: World) -> dict:
+    """What the nodes judge a day against: the reference window's own figures and the model's SLA."""
+    ref, spec = world.reference, world.spec
+    return {
+        "reference_accuracy": float(np.mean(ref.prediction == ref.label)),
+        "reference_latency_p95_ms": float(np.percentile(ref.latency_ms, 95)),
+        "expected_rows": spec.daily_volume,
+        "sla_accuracy": spec.sla_accuracy,
+        "latency_p95_sla_ms": spec.latency_p95_sla_ms,
+        "cost_per_error": spec.cost_per_error,
+    }
+
+
+def thread_config(run_id: str, model: str, days: int) -> dict:
+    # Each day is 8-9 super-steps; leave room for fallbacks.
+    return {"configurable": {"thread_id": f"{run_id}:{model}"}, "recursion_limit": 20 * days + 50}
+
+
+def thread_status(graph, config: dict) -> str:
+    snapshot = graph.get_state(config)
+    if not snapshot.values:
+        return "new"
+    if snapshot.next or snapshot.tasks:
+        return "unfinished"
+    return "finished"
+
+
+def initial_state(config: RunConfig, model: str, world: World) -> dict:
+    return {"run_id": config.run_id, "model": model, "scenario": config.scenario, "seed": config.seed,
+            "days": config.days, "policy": config.policy, "baseline": baseline_for(world), "day": 0,
+            "memory": empty_memory(world.initial_state().model.version), "sim": episode.start(world)}
+
+
+def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: SqliteSaver,
+              on_event: Callable[[str, dict], None]) -> str:
+    """Start, resume or skip one model's thread; returns what happened to it."""
+    graph = build_graph(checkpointer)
+    cfg = thread_config(config.run_id, model, config.days)
+    status = thread_status(graph, cfg)
+    if status == "finished":
+        on_event("thread", {"model": model, "status": "finished already"})
+        return "finished already"
+    world = World(get_model(model), get_scenario(config.scenario), config.seed)
+    stores.predictions.register_model(world.schema())
+    stores.predictions.store_reference(config.run_id, model, world.initial_state().model.version, world.to_log(world.reference))
+    context = RunContext(stores=stores, schema=world.schema(), policy=make_policy(config.policy, config.seed),
+                         world=world, faults=faults.from_environment())
+    if status == "new":
+        inputs, first_day = initial_state(config, model, world), 0
+    else:
+        inputs, first_day = None, graph.get_state(cfg).values.get("day", 0)
+    on_event("thread", {"model": model, "status": "started" if status == "new" else "resumed", "day": first_day,
+                        "days": config.days})
+    for mode, chunk in graph.stream(inputs, cfg, context=context, stream_mode=["updates", "custom"], durability="sync"):
+        if mode == "custom" and "day_summary" in chunk:
+            on_event("day", {"model": model, **chunk["day_summary"], "timings": chunk.get("timings", {})})
+        elif mode == "updates":
+            for node in chunk:
+                on_event("node", {"model": model, "node": node})
+    if thread_status(graph, cfg) != "finished":
+        raise RunError(f"thread {cfg['configurable']['thread_id']} stopped before its last day")
+    return "started" if status == "new" else "resumed"
+
+
+def execute(config: RunConfig, on_event: Callable[[str, dict], None] = lambda kind, data: None) -> RunOutputs:
+    """Run (or resume) every model of the run, then write the report and plots."""
+    validate_settings(config)
+    validate_output_dir(config.output_dir)
+    try:
+        stores = open_stores(config.output_dir / STORES_FILE)
+    except StoreError as exc:
+        raise RunError(str(exc)) from None
+    checkpointer = open_checkpointer(config.output_dir)
+    try:
+        existing = stores.runs.get(config.run_id)
+        if existing is not None and existing["config"] != config.settings():
+            raise RunError(f"run {config.run_id} already exists in {config.output_dir} with settings "
+                           f"{existing['config']}; use another --run-id")
+        stores.runs.start(config.run_id, config.settings())
+        threads = {m: run_model(config, m, stores, checkpointer, on_event) for m in config.models}
+        report = build_report(stores, config.run_id, {**config.settings(), "models": config.models})
+        report_path = config.output_dir / f"final_report_{config.run_id}.json"
+        write_report(report, report_path)
+        plots = []
+        for model_report in report.get("models", [report]):
+            suffix = "" if len(config.models) == 1 else f"_{model_report['model']}"
+            path = config.output_dir / f"simulation_plots_{config.run_id}{suffix}.png"
+            plot_run(model_report, path)
+            plots.append(path)
+        stores.runs.finish(config.run_id)
+        return RunOutputs(report_path, plots, report, threads)
+    finally:
+        checkpointer.conn.close()
+        stores.close()

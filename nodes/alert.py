@@ -1,0 +1,189 @@
+"""Alert node: turn the day's findings into alerts, and alerts into incidents, with one incident per problem.
+
+An alert opens when its condition first fires, is updated while it keeps firing, and resolves after
+`clear_days` quiet days (hysteresis, so a noisy metric does not flap). All alerts open at the same
+time belong to the model's one open incident, which resolves when its last alert does. The incident's
+root cause is re-judged each day from the evidence so far.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from nodes.base import monitoring_node, timed_node
+from stores.incidents import SEVERITIES, alert_id, incident_id
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    drift_score: float = 0.25  # covariate-drift alert at "high" drift; the threshold bandit tunes this
+    bias_gap: float = 0.10
+    clear_days: int = 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+def firing_conditions(performance: dict, drift: dict, quality: dict, baseline: dict,
+                      thresholds: AlertThresholds) -> dict[str, dict]:
+    """alert type -> {"severity", "message"} for every condition that holds today."""
+    firing: dict[str, dict] = {}
+
+    def fire(kind: str, severity: str, message: str) -> None:
+        firing[kind] = {"severity": severity, "message": message}
+
+    measured, margin = performance.get("measured_accuracy"), performance.get("accuracy_margin")
+    if measured is not None and margin is not None:
+        label = "accuracy" if not performance.get("accuracy_estimated") else "estimated accuracy"
+        if measured < baseline["sla_accuracy"]:
+            fire("accuracy", "critical", f"{label} {measured:.3f} under the SLA {baseline['sla_accuracy']:.3f}")
+        elif measured < baseline["reference_accuracy"] - margin:
+            fire("accuracy", "high", f"{label} {measured:.3f} vs reference {baseline['reference_accuracy']:.3f}")
+    p95 = performance.get("latency_p95_ms")
+    if p95 is not None:
+        if p95 > 2 * baseline["latency_p95_sla_ms"]:
+            fire("latency", "high", f"latency p95 {p95:.0f} ms")
+        elif p95 > baseline["latency_p95_sla_ms"] or p95 > 1.5 * baseline["reference_latency_p95_ms"]:
+            fire("latency", "medium", f"latency p95 {p95:.0f} ms (reference {baseline['reference_latency_p95_ms']:.0f})")
+    throughput = performance.get("throughput_ratio")
+    if throughput is not None and throughput < 0.8:
+        fire("throughput", "high" if throughput < 0.5 else "medium", f"throughput {throughput:.0%} of expected")
+    score = drift.get("drift_score", 0.0)
+    if score >= thresholds.drift_score:
+        severity = drift.get("severity", "medium")
+        fire("covariate_drift", severity if severity in ("high", "critical") else "medium",
+             f"drift score {score:.2f} ({', '.join(drift.get('drifted_features', [])[:4]) or 'no single feature'})")
+    if drift.get("prediction_drift", {}).get("drifted"):
+        fire("prediction_drift", "medium", f"score distribution moved (effect {drift['prediction_drift']['effect']:.2f})")
+    concept = drift.get("concept", {})
+    if concept.get("suspected"):
+        fire("concept_drift", "high", f"accuracy {concept['gap']:.3f} under the model's own expectation with inputs stable")
+    if concept.get("label_shift"):
+        fire("label_shift", "medium", f"positive rate {concept['positive_rate']:.3f} vs reference {concept['reference_positive_rate']:.3f}")
+    gap = quality.get("bias_gap")
+    if gap is not None and gap >= thresholds.bias_gap:
+        fire("bias", "high" if gap >= 2 * thresholds.bias_gap else "medium", f"accuracy gap of {gap:.2f} between groups")
+    issues = quality.get("data_quality", {}).get("issues", [])
+    if issues:
+        fire("data_quality", "high", "; ".join(f"{i['feature']} {i['issue']} ({i['value']:.0%})" for i in issues[:3]))
+    return firing
+
+
+def root_cause(open_types: set[str], performance: dict, memory: dict, day: int) -> str:
+    """The most specific explanation the open alerts support, most specific first."""
+    degraded = "accuracy" in open_types or "concept_drift" in open_types
+    # A version the memory has not seen yet went live today.
+    first_seen = memory.get("versions_seen", {}).get(performance.get("model_version"), day)
+    if degraded and day - first_seen <= 2 and first_seen >= 0:
+        return "bad_deployment"
+    if "data_quality" in open_types:
+        return "data_pipeline_fault"
+    if "label_shift" in open_types and degraded:
+        return "prior_shift"
+    if "covariate_drift" in open_types and degraded:
+        return "covariate_drift"
+    if "concept_drift" in open_types:
+        return "concept_drift"
+    if "covariate_drift" in open_types:
+        return "covariate_drift_without_degradation"
+    if "latency" in open_types or "throughput" in open_types:
+        return "serving_degradation"
+    if degraded:
+        return "unexplained_degradation"
+    return "other"
+
+
+def update_alerts(open_alerts: dict, incident: dict | None, firing: dict, *, day: int, run_id: str,
+                  model_id: str, thresholds: AlertThresholds, cause: callable, impact: str) -> dict:
+    """Advance the alert and incident lifecycle by one day; returns new memory and the rows to write."""
+    open_alerts = {k: dict(v) for k, v in open_alerts.items()}
+    events, rows = [], []
+    for kind, fired in firing.items():
+        alert = open_alerts.get(kind)
+        if alert is None:
+            alert = {"id": alert_id(run_id, model_id, kind, day), "opened_day": day, "severity": fired["severity"], "clear_days": 0}
+            events.append({"type": kind, "severity": fired["severity"], "event": "opened"})
+        else:
+            if _rank(fired["severity"]) > _rank(alert["severity"]):
+                alert["severity"] = fired["severity"]
+            alert["clear_days"] = 0
+            events.append({"type": kind, "severity": alert["severity"], "event": "ongoing"})
+        alert["last_day"], alert["message"] = day, fired["message"]
+        open_alerts[kind] = alert
+    resolved = []
+    for kind in [k for k in open_alerts if k not in firing]:
+        alert = open_alerts[kind]
+        alert["clear_days"] += 1
+        if alert["clear_days"] >= thresholds.clear_days:
+            resolved.append((kind, alert))
+            del open_alerts[kind]
+            events.append({"type": kind, "severity": alert["severity"], "event": "resolved"})
+
+    incidents = []
+    if open_alerts:
+        if incident is None:
+            incident = {"id": incident_id(run_id, model_id, day), "opened_day": day, "severity": "low"}
+        incident = dict(incident)
+        incident["severity"] = max([incident["severity"], *(a["severity"] for a in open_alerts.values())], key=_rank)
+        incident["root_cause"] = cause(set(open_alerts))
+        incidents.append({"id": incident["id"], "run_id": run_id, "model_id": model_id, "status": "open",
+                          "severity": incident["severity"], "root_cause": incident["root_cause"], "impact": impact,
+                          "opened_day": incident["opened_day"], "last_day": day, "resolved_day": None})
+    elif incident is not None:
+        incidents.append({"id": incident["id"], "run_id": run_id, "model_id": model_id, "status": "resolved",
+                          "severity": incident["severity"], "root_cause": incident["root_cause"], "impact": impact,
+                          "opened_day": incident["opened_day"], "last_day": day, "resolved_day": day})
+        incident = None
+
+    def row(kind: str, alert: dict, status: str) -> dict:
+        return {"id": alert["id"], "run_id": run_id, "model_id": model_id, "alert_type": kind, "severity": alert["severity"],
+                "status": status, "opened_day": alert["opened_day"], "last_day": alert["last_day"],
+                "resolved_day": day if status == "resolved" else None,
+                "days_active": alert["last_day"] - alert["opened_day"] + 1, "message": alert["message"],
+                "incident_id": (incident or {}).get("id") if status == "open" else alert.get("incident_id")}
+
+    for kind, alert in open_alerts.items():
+        alert["incident_id"] = incident["id"] if incident else None
+        rows.append(row(kind, alert, "open"))
+    rows.extend(row(kind, alert, "resolved") for kind, alert in resolved)
+    return {"open": open_alerts, "incident": incident, "events": events, "alert_rows": rows, "incident_rows": incidents}
+
+
+def _impact(performance: dict, baseline: dict) -> str:
+    measured = performance.get("measured_accuracy")
+    if measured is None:
+        return "unknown"
+    loss = max(0.0, baseline["reference_accuracy"] - measured) * baseline["expected_rows"] * baseline["cost_per_error"]
+    return f"~${loss:,.0f}/day in extra errors"
+
+
+def run_alerts(state: dict, thresholds: AlertThresholds) -> dict:
+    """The alert node's logic on plain data (shared by the graph node and the RL environment)."""
+    memory, performance = state["memory"], state["performance"]
+    firing = firing_conditions(performance, state["drift"], state["quality"], state["baseline"], thresholds)
+    return update_alerts(memory["open_alerts"], memory["incident"], firing, day=state["day"], run_id=state["run_id"],
+                         model_id=state["model"], thresholds=thresholds,
+                         cause=lambda types: root_cause(types, performance, memory, state["day"]),
+                         impact=_impact(performance, state["baseline"]))
+
+
+def _summary(result: dict) -> dict:
+    return {"open": result["open"], "incident": result["incident"], "events": result["events"]}
+
+
+@monitoring_node("alert")
+def alert(state: dict, context) -> dict:
+    """Open, update and resolve alerts and the incident, and write them to the incidents store."""
+    result = run_alerts(state, context.alert_thresholds)
+    context.stores.incidents.write_day(result["alert_rows"], result["incident_rows"])
+    return {"alerts": _summary(result)}
+
+
+@timed_node("alert_fallback")
+def alert_fallback(state: dict, context) -> dict:
+    """Alerting failed: keep yesterday's open alerts and incident unchanged rather than resolve anything."""
+    memory = state["memory"]
+    return {"alerts": {"open": memory["open_alerts"], "incident": memory["incident"], "events": []}}

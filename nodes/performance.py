@@ -1,0 +1,114 @@
+"""Performance node: accuracy, latency p50/p95 and throughput against expectations -> healthy/warning/critical.
+
+Accuracy is measured on the day's labelled rows. Every day it is also *estimated* from the model's
+own scores (confidence-based performance estimation, as in NannyML's CBPE): with no labels the
+estimate stands in, and when labels exist the gap between the two is the concept-drift signal.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nodes.base import degraded_mark, monitoring_node, timed_node
+from stores.predictions import DayView
+
+STATUS_CODE = {"healthy": 0, "warning": 1, "critical": 2}
+
+
+def expected_accuracy(score: np.ndarray, prediction: np.ndarray) -> float | None:
+    """Accuracy the model expects of itself if its scores are calibrated (CBPE).
+
+    >>> round(expected_accuracy(np.array([0.9, 0.2, 0.6]), np.array([1, 0, 1])), 3)
+    0.767
+    """
+    if len(score) == 0:
+        return None
+    return float(np.mean(np.where(prediction == 1, score, 1.0 - score)))
+
+
+def accuracy_margin(reference_accuracy: float, standard_error: float) -> float:
+    """How far under the reference accuracy a day must fall to warn: beyond noise and material.
+
+    Three standard errors keeps a stable model quiet; a quarter of the reference error rate keeps a
+    high-accuracy model (fraud, ~98%) from being judged on the same absolute scale as a 87% one.
+    """
+    return max(3.0 * standard_error, 0.25 * (1.0 - reference_accuracy))
+
+
+def assess_performance(view: DayView, baseline: dict) -> dict:
+    labelled = view.labelled
+    n_labelled = len(labelled)
+    accuracy = float(np.mean(labelled.prediction == labelled.label)) if n_labelled else None
+    estimate = expected_accuracy(view.sample.score, view.sample.prediction)
+    measured = accuracy if accuracy is not None else estimate
+    se = math.sqrt(max(measured * (1 - measured), 1e-4) / n_labelled) if n_labelled else 0.01
+    latency = view.sample.latency_ms
+    p50, p95 = (float(np.percentile(latency, q)) for q in (50, 95)) if len(latency) else (None, None)
+    throughput = view.n_rows / baseline["expected_rows"]
+
+    reasons: list[tuple[str, str]] = []  # (status, why)
+    margin = accuracy_margin(baseline["reference_accuracy"], se)
+    if measured is not None:
+        kind = "accuracy" if accuracy is not None else "estimated accuracy"
+        if measured < baseline["sla_accuracy"]:
+            reasons.append(("critical", f"{kind} {measured:.3f} under the SLA {baseline['sla_accuracy']:.3f}"))
+        elif measured < baseline["reference_accuracy"] - margin:
+            reasons.append(("warning", f"{kind} {measured:.3f} under reference {baseline['reference_accuracy']:.3f} by more than {margin:.3f}"))
+    if p95 is not None:
+        if p95 > 2 * baseline["latency_p95_sla_ms"]:
+            reasons.append(("critical", f"latency p95 {p95:.0f} ms over twice the SLA"))
+        elif p95 > baseline["latency_p95_sla_ms"] or p95 > 1.5 * baseline["reference_latency_p95_ms"]:
+            reasons.append(("warning", f"latency p95 {p95:.0f} ms (SLA {baseline['latency_p95_sla_ms']:.0f}, reference {baseline['reference_latency_p95_ms']:.0f})"))
+    if throughput < 0.5:
+        reasons.append(("critical", f"throughput {throughput:.0%} of expected"))
+    elif throughput < 0.8:
+        reasons.append(("warning", f"throughput {throughput:.0%} of expected"))
+    status = max((s for s, _ in reasons), key=STATUS_CODE.get, default="healthy")
+    return {
+        "status": status,
+        "reasons": [why for _, why in reasons],
+        "accuracy": accuracy,
+        "accuracy_se": se if accuracy is not None else None,
+        "expected_accuracy": estimate,
+        "measured_accuracy": measured,
+        "accuracy_estimated": accuracy is None,
+        "accuracy_margin": margin,
+        "n_rows": view.n_rows,
+        "n_labelled": n_labelled,
+        "latency_p50_ms": p50,
+        "latency_p95_ms": p95,
+        "throughput_ratio": throughput,
+        "model_version": view.model_versions[-1],
+        "model_versions": view.model_versions,
+        "method": "labelled" if accuracy is not None else "cbpe_estimate",
+    }
+
+
+@monitoring_node("performance")
+def performance(state: dict, context) -> dict:
+    """Measure the day on its labelled rows."""
+    return {"performance": assess_performance(context.day_view(state["run_id"], state["day"]), state["baseline"])}
+
+
+@monitoring_node("performance")
+def performance_estimated(state: dict, context) -> dict:
+    """No labels arrived: the same checks on the estimated accuracy, and the measured one marked skipped."""
+    result = assess_performance(context.day_view(state["run_id"], state["day"]), state["baseline"])
+    return {"performance": result, "skipped": state.get("skipped", []) + ["accuracy (no labels arrived; estimated from scores)"]}
+
+
+@timed_node("performance_fallback")
+def performance_fallback(state: dict, context) -> dict:
+    """Performance could not be measured: carry the last known result forward, flagged as stale."""
+    last = state["memory"]["last"].get("performance")
+    if last is None:
+        result = {"status": "healthy", "reasons": ["no measurement yet"], "accuracy": None, "accuracy_se": None,
+                  "expected_accuracy": None, "measured_accuracy": None, "accuracy_estimated": True,
+                  "accuracy_margin": None, "n_rows": 0, "n_labelled": 0, "latency_p50_ms": None,
+                  "latency_p95_ms": None, "throughput_ratio": None, "model_version": None, "model_versions": []}
+    else:
+        result = dict(last)
+    result["method"] = "last_known_value"
+    result["stale_from_day"] = state["memory"]["last"].get("performance_day")
+    return {"performance": result}

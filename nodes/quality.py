@@ -1,0 +1,101 @@
+"""Quality node: precision, recall, F1 and per-group metrics with a bias gap; and data-quality checks.
+
+Label-based metrics need the day's labelled rows; data-quality checks (missing values, a feed stuck
+on one value) need only the inputs, so they run on every day, labels or not.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nodes.base import monitoring_node, timed_node
+from nodes.drift_tests import ColumnProfile
+from stores.predictions import Columns, LabelledRows, ModelSchema
+
+MIN_GROUP_ROWS = 50  # groups smaller than this are reported but left out of the bias gap
+MISSING_JUMP = 0.05  # missing share above the reference's by this much is an issue
+STUCK_SHARE = 0.2  # a continuous feature whose most common value holds this share is stuck
+
+
+def _confusion(prediction: np.ndarray, label: np.ndarray) -> tuple[int, int, int, int]:
+    p, y = prediction.astype(bool), label.astype(bool)
+    return int(np.sum(~p & ~y)), int(np.sum(p & ~y)), int(np.sum(~p & y)), int(np.sum(p & y))
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return float(a / b) if b else None
+
+
+def label_quality(labelled: LabelledRows) -> dict:
+    """Precision, recall, F1 overall and accuracy/recall/false-positive rate per group.
+
+    >>> groups = np.array(["a"] * 100 + ["b"] * 100, dtype=object)
+    >>> label = np.array([1, 0] * 100, dtype=float)
+    >>> prediction = np.concatenate([label[:100], 1 - label[100:]])  # perfect on a, always wrong on b
+    >>> q = label_quality(LabelledRows(groups, prediction, prediction, label))
+    >>> q["per_group"]["a"]["accuracy"], q["per_group"]["b"]["accuracy"], q["bias_gap"]
+    (1.0, 0.0, 1.0)
+    """
+    tn, fp, fn, tp = _confusion(labelled.prediction, labelled.label)
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    f1 = None if not precision or not recall else 2 * precision * recall / (precision + recall)
+    per_group = {}
+    groups = labelled.group
+    for group in sorted(set(groups.tolist())):
+        mask = groups == group
+        gtn, gfp, gfn, gtp = _confusion(labelled.prediction[mask], labelled.label[mask])
+        per_group[group] = {"n": int(mask.sum()), "accuracy": _ratio(gtn + gtp, mask.sum()),
+                            "recall": _ratio(gtp, gtp + gfn), "false_positive_rate": _ratio(gfp, gfp + gtn)}
+    judged = [g["accuracy"] for g in per_group.values() if g["n"] >= MIN_GROUP_ROWS and g["accuracy"] is not None]
+    return {"precision": precision, "recall": recall, "f1": f1, "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+            "per_group": per_group, "bias_metric": "accuracy", "bias_gap": float(max(judged) - min(judged)) if len(judged) > 1 else 0.0}
+
+
+def data_quality(sample: Columns, reference: dict[str, ColumnProfile], schema: ModelSchema) -> dict:
+    """Missing values and stuck feeds on today's sample, judged against the reference window."""
+    issues, missing = [], {}
+    for j, name in enumerate(schema.numeric):
+        values = sample.numeric[:, j]
+        rate = float(np.mean(np.isnan(values))) if len(values) else 0.0
+        missing[name] = rate
+        if rate > reference[name].missing_rate + MISSING_JUMP:
+            issues.append({"feature": name, "issue": "missing", "value": round(rate, 4)})
+        present = values[~np.isnan(values)]
+        if len(present) >= 100:
+            _, counts = np.unique(present, return_counts=True)
+            top = counts.max() / len(present)
+            if top >= STUCK_SHARE:
+                issues.append({"feature": name, "issue": "stuck", "value": round(float(top), 4)})
+    return {"missing_rate": missing, "issues": issues}
+
+
+def _quality(state: dict, context, with_labels: bool) -> dict:
+    view = context.day_view(state["run_id"], state["day"])
+    reference = context.reference(state["run_id"], state["memory"]["reference_version"])
+    result = {"data_quality": data_quality(view.sample, reference.columns, context.schema), "method": "full"}
+    if with_labels:
+        result.update(label_quality(view.labelled))
+    else:
+        result.update({"precision": None, "recall": None, "f1": None, "per_group": {}, "bias_gap": None,
+                       "bias_metric": "accuracy", "method": "data_quality_only"})
+    return result
+
+
+@monitoring_node("quality")
+def quality(state: dict, context) -> dict:
+    """Label metrics and data-quality checks for a day with labels."""
+    return {"quality": _quality(state, context, with_labels=True)}
+
+
+@monitoring_node("quality")
+def quality_unlabelled(state: dict, context) -> dict:
+    """No labels today: data-quality checks only; the label metrics are marked skipped."""
+    return {"quality": _quality(state, context, with_labels=False),
+            "skipped": state.get("skipped", []) + ["precision/recall/F1 and bias (no labels arrived)"]}
+
+
+@timed_node("quality_fallback")
+def quality_fallback(state: dict, context) -> dict:
+    """Quality could not be assessed: report nothing rather than stale figures (nothing acts on them alone)."""
+    return {"quality": {"precision": None, "recall": None, "f1": None, "per_group": {}, "bias_gap": None,
+                        "bias_metric": "accuracy", "data_quality": {"missing_rate": {}, "issues": []},
+                        "method": "skipped_after_error"}}

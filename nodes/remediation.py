@@ -1,0 +1,73 @@
+"""Remediation node: build the state vector, ask the policy, record the decision with its justification.
+
+The policy is asked every day: continuing is a decision too. The state vector comes from
+rl.observation.build_observation, the one function the RL environment also uses.
+"""
+from __future__ import annotations
+
+from nodes.base import monitoring_node, timed_node
+from rl.observation import build_observation
+from rl.policies import Decision, RulesPolicy
+from simulator.actions import ACTION_COSTS, Action
+
+
+def findings_for_policy(state: dict) -> dict:
+    return {"day": state["day"], "incident": state["alerts"].get("incident"), "recent_actions": state["memory"]["actions"],
+            "performance": state["performance"], "drift": state["drift"]}
+
+
+def observe(state: dict) -> list[float]:
+    return build_observation(state["day"], state["performance"], state["drift"], state["memory"], state["baseline"])
+
+
+def _context_line(state: dict) -> str:
+    perf, drift, incident = state["performance"], state["drift"], state["alerts"].get("incident")
+    acc = perf.get("measured_accuracy")
+    parts = [f"accuracy {acc:.3f}" + (" (estimated)" if perf.get("accuracy_estimated") else "") if acc is not None else "accuracy unknown",
+             f"drift {drift.get('drift_score', 0):.2f} ({drift.get('severity', 'low')})"]
+    if incident:
+        parts.append(f"incident since day {incident['opened_day']}: {incident['root_cause']} ({incident['severity']})")
+    return "; ".join(parts)
+
+
+def _result(state: dict, decision: Decision, policy: str, observation: list[float], mask: list[int]) -> dict:
+    return {"action": decision.action.label, "action_index": int(decision.action), "policy": policy,
+            "justification": f"{decision.justification} [{_context_line(state)}]",
+            "observation": [round(float(x), 6) for x in observation], "mask": [int(m) for m in mask]}
+
+
+def _record(state: dict, context, result: dict) -> None:
+    cost = ACTION_COSTS[Action(result["action_index"])]
+    context.stores.incidents.store_remediation_action(
+        (state["alerts"].get("incident") or {}).get("id"), result["action"], {"status": "decided"},
+        run_id=state["run_id"], model_id=state["model"], day=state["day"], justification=result["justification"],
+        policy=result["policy"], cost=cost.dollars, downtime_hours=cost.downtime_hours)
+
+
+@monitoring_node("remediation")
+def remediation(state: dict, context) -> dict:
+    """Ask the configured policy for today's remediation."""
+    observation, mask = observe(state), context.action_mask(state)
+    decision = context.policy.decide(observation, mask, findings_for_policy(state))
+    if not mask[decision.action]:
+        raise ValueError(f"policy {context.policy.name} chose impossible action {decision.action.label}")
+    result = _result(state, decision, context.policy.name, observation, mask)
+    _record(state, context, result)
+    return {"remediation": result}
+
+
+@timed_node("remediation_fallback")
+def remediation_fallback(state: dict, context) -> dict:
+    """The policy failed: fall back to the rule-based playbook, and to continuing if even that fails."""
+    mask = context.action_mask(state)
+    try:
+        observation = observe(state)
+        decision, policy = RulesPolicy().decide(observation, mask, findings_for_policy(state)), "rules (fallback)"
+    except Exception as exc:  # the playbook itself could not run: the safe default is to change nothing
+        observation = [0.0] * 10
+        decision, policy = Decision(Action.CONTINUE, f"no policy could decide ({type(exc).__name__}): continue"), "continue (fallback)"
+    if not mask[decision.action]:
+        decision = Decision(Action.CONTINUE, f"fallback choice {decision.action.label} impossible today: continue")
+    result = _result(state, decision, policy, observation, mask)
+    _record(state, context, result)
+    return {"remediation": result}

@@ -1,0 +1,114 @@
+"""python -m simulator.export: write a model's simulated world to CSV, with no remediation applied.
+
+Per model, under <out>/<model>/: predictions.csv (one row per prediction, with the ground truth and
+whether it reached the monitor), metrics.csv (one row per day) and drift_scores.csv (one row per day,
+the drift node's score and per-feature effect sizes against the reference window).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from nodes.drift import assess_covariate_drift, profile_view
+from nodes.performance import assess_performance
+from nodes.quality import label_quality
+from simulator import episode
+from simulator.actions import Action
+from simulator.catalog import DEFAULT_MODEL, MODELS, get_model
+from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
+from simulator.world import World
+from stores.db import day_date, day_start_ts
+from stores.predictions import view_from_log
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def parse_args(argv):
+    p = _Parser(prog="python -m simulator.export", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"one of {', '.join(MODELS)}, or all (default {DEFAULT_MODEL})")
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"one of {', '.join(SCENARIOS)} (default {DEFAULT_SCENARIO})")
+    p.add_argument("--days", type=int, default=30, help="days to simulate (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, default=Path("simulated_data"), help="output folder (default simulated_data/)")
+    return p.parse_args(argv)
+
+
+def export_model(world: World, days: int, folder: Path, progress: Progress | None = None) -> dict:
+    spec, schema = world.spec, world.schema()
+    folder.mkdir(parents=True, exist_ok=True)
+    baseline = {"reference_accuracy": world.reference_accuracy, "expected_rows": spec.daily_volume,
+                "sla_accuracy": spec.sla_accuracy, "latency_p95_sla_ms": spec.latency_p95_sla_ms,
+                "reference_latency_p95_ms": float(np.percentile(world.reference.latency_ms, 95))}
+    reference = profile_view(view_from_log(-1, world.to_log(world.reference), schema), schema)
+    sim = episode.start(world)
+    task = progress.add_task(spec.name, total=days) if progress else None
+    rows_written = 0
+    with open(folder / "predictions.csv", "w", newline="") as pf, open(folder / "metrics.csv", "w", newline="") as mf, \
+            open(folder / "drift_scores.csv", "w", newline="") as df:
+        pw, mw, dw = csv.writer(pf), csv.writer(mf), csv.writer(df)
+        pw.writerow(["day", "timestamp", "row", "model_version", *schema.feature_columns, "score", "prediction",
+                     "label", "label_available", "latency_ms"])
+        mw.writerow(["day", "date", "n_predictions", "n_labelled", "accuracy", "measured_accuracy", "expected_accuracy",
+                     "precision", "recall", "f1", "bias_gap", "latency_p50_ms", "latency_p95_ms"])
+        dw.writerow(["day", "date", "drift_score", "severity", "drifted_features",
+                     *[f"{c}_effect" for c in schema.feature_columns], "prediction_drift_effect"])
+        for day in range(days):
+            served = episode.begin_day(world, sim, day)
+            batch, log = served.batch, world.to_log(served.batch)
+            categorical = log.columns.categorical
+            ts = day_start_ts(day) + batch.seconds
+            for i in range(len(batch)):
+                pw.writerow([day, f"{ts[i]:.3f}", i, batch.model_version,
+                             *("" if np.isnan(v) else f"{v:.6g}" for v in batch.numeric[i]), *categorical[i],
+                             f"{batch.score[i]:.6f}", int(batch.prediction[i]), int(batch.label[i]),
+                             int(batch.labelled[i]), f"{batch.latency_ms[i]:.2f}"])
+            rows_written += len(batch)
+            view = view_from_log(day, log, schema)
+            perf = assess_performance(view, {**baseline, "cost_per_error": spec.cost_per_error})
+            quality = label_quality(view.labelled) if view.n_labelled else {}
+            mw.writerow([day, day_date(day), len(batch), view.n_labelled, f"{batch.true_accuracy:.5f}",
+                         _fmt(perf["accuracy"]), _fmt(perf["expected_accuracy"]), _fmt(quality.get("precision")),
+                         _fmt(quality.get("recall")), _fmt(quality.get("f1")), _fmt(quality.get("bias_gap")),
+                         _fmt(perf["latency_p50_ms"]), _fmt(perf["latency_p95_ms"])])
+            drift = assess_covariate_drift(reference, profile_view(view, schema), schema)
+            dw.writerow([day, day_date(day), drift["drift_score"], drift["severity"], ";".join(drift["drifted_features"]),
+                         *[drift["columns"][c]["effect"] for c in schema.feature_columns], drift["prediction_drift"]["effect"]])
+            sim = episode.end_day(world, served.sim, day, Action.CONTINUE).sim
+            if progress:
+                progress.update(task, advance=1)
+    return {"model": spec.name, "rows": rows_written, "folder": str(folder)}
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:.5f}"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        models = list(MODELS) if args.model == "all" else [get_model(args.model).name]
+        scenario = get_scenario(args.scenario)
+        if args.days <= 0:
+            raise ValueError(f"--days must be a positive number of days, not {args.days}")
+        args.out.mkdir(parents=True, exist_ok=True)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with Progress() as progress:
+        for name in models:
+            result = export_model(World(get_model(name), scenario, args.seed), args.days, args.out / name, progress)
+            progress.console.print(f"{result['model']}: {result['rows']:,} prediction rows -> {result['folder']}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The predictions store: every model's row-level prediction log, plus the reference window of each version.
+
+One table per model (`predictions__<model>`), typed columns per feature, keyed by (run_id, day, row) so
+re-writing a day replaces it instead of duplicating it. Nodes do not read whole days: they read a
+`DayView` (the row count, a uniform sample of rows for distributions, and every labelled row for
+metrics), built by one function whether the rows come from SQLite or from memory.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import sqlite_utils
+
+from stores.db import StoreError, day_start_ts
+
+SAMPLE_ROWS = 2000  # rows per day used for distributional tests (drift, latency percentiles, missingness)
+
+
+@dataclass
+class ModelSchema:
+    model_id: str
+    numeric: list[str]
+    categorical: list[str]
+    group: str  # sensitive attribute for bias checks
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return self.numeric + self.categorical
+
+
+@dataclass
+class Columns:
+    """Rows column-wise. `label` is NaN where the ground truth has not arrived."""
+
+    numeric: np.ndarray  # (n, p) float, NaN = missing
+    categorical: np.ndarray  # (n, c) str
+    score: np.ndarray
+    prediction: np.ndarray
+    label: np.ndarray
+    latency_ms: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def take(self, mask) -> "Columns":
+        return Columns(**{k: v[mask] for k, v in self.__dict__.items()})
+
+
+@dataclass
+class PredictionLog:
+    """One day of one model's predictions as the serving system logs them."""
+
+    model_version: str
+    columns: Columns
+    seconds: np.ndarray  # time of day of each prediction
+    sample_rank: np.ndarray  # random permutation; rank < k selects a uniform sample of k rows
+
+
+@dataclass
+class LabelledRows:
+    """The day's rows whose ground truth arrived: all that label-based metrics need."""
+
+    group: np.ndarray  # the sensitive attribute, for per-group metrics
+    score: np.ndarray
+    prediction: np.ndarray
+    label: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+@dataclass
+class DayView:
+    """What the nodes see of a day: its size, a uniform sample, and all labelled rows."""
+
+    day: int
+    n_rows: int
+    model_versions: list[str]
+    sample: Columns
+    labelled: LabelledRows
+
+    @property
+    def n_labelled(self) -> int:
+        return len(self.labelled)
+
+
+def view_from_log(day: int, log: PredictionLog, schema: ModelSchema, sample_rows: int = SAMPLE_ROWS) -> DayView:
+    """The same view the store returns, taken from an in-memory log (used by the RL environment)."""
+    cols = log.columns
+    lab = cols.take(~np.isnan(cols.label))
+    group = lab.categorical[:, schema.categorical.index(schema.group)]
+    return DayView(day, len(cols), [log.model_version], cols.take(log.sample_rank < sample_rows),
+                   LabelledRows(group, lab.score, lab.prediction, lab.label))
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _table(kind: str, model_id: str) -> str:
+    if not _IDENT.match(model_id):
+        raise StoreError(f"model id {model_id!r} must be letters, digits and underscores")
+    return f"{kind}__{model_id}"
+
+
+class PredictionStore:
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self._schemas: dict[str, ModelSchema] = {}
+        if "models" not in db.table_names():
+            db["models"].create({"model_id": str, "numeric": str, "categorical": str, "group_column": str}, pk="model_id")
+
+    # ---- schema -------------------------------------------------------------------------------
+    def register_model(self, schema: ModelSchema) -> None:
+        """Create the model's prediction and reference tables if they do not exist (idempotent)."""
+        for name in schema.feature_columns:
+            if not _IDENT.match(name):
+                raise StoreError(f"feature name {name!r} must be letters, digits and underscores")
+        existing = self.schema(schema.model_id, required=False)
+        if existing is not None and existing != schema:
+            raise StoreError(f"model {schema.model_id} is already registered with other features")
+        columns = {"run_id": str, "day": int, "row": int, "ts": float, "model_version": str}
+        columns.update({n: float for n in schema.numeric})
+        columns.update({c: str for c in schema.categorical})
+        columns.update({"score": float, "prediction": int, "label": int, "latency_ms": float, "sample_rank": int,
+                        # The numeric features again, packed as float64: the hot path reads one value per row
+                        # instead of one per feature (Python pays per value fetched). Written with the columns.
+                        "numeric_blob": bytes})
+        with self.db.conn:
+            table = self.db[_table("predictions", schema.model_id)]
+            if not table.exists():
+                table.create(columns, pk=("run_id", "day", "row"))
+                table.create_index(["run_id", "day", "sample_rank"])
+                # Covers the labelled-rows query, so it never touches the rows that have no label.
+                self.db.execute(f"CREATE INDEX [idx_{table.name}_labelled] ON [{table.name}] "
+                                f"(run_id, day, [{schema.group}], score, prediction, label) WHERE label IS NOT NULL")
+            ref = self.db[_table("reference", schema.model_id)]
+            if not ref.exists():
+                ref_columns = {"run_id": str, "version": str, **{k: v for k, v in columns.items() if k not in ("run_id", "day")}}
+                ref.create(ref_columns, pk=("run_id", "version", "row"))
+            self.db["models"].upsert({"model_id": schema.model_id, "numeric": ",".join(schema.numeric),
+                                      "categorical": ",".join(schema.categorical), "group_column": schema.group}, pk="model_id")
+        self._schemas[schema.model_id] = schema
+
+    def schema(self, model_id: str, required: bool = True) -> ModelSchema | None:
+        if model_id in self._schemas:
+            return self._schemas[model_id]
+        rows = list(self.db.query("SELECT * FROM models WHERE model_id = ?", [model_id]))
+        if not rows:
+            if required:
+                raise StoreError(f"unknown model {model_id!r} in the predictions store")
+            return None
+        r = rows[0]
+        schema = ModelSchema(model_id, [c for c in r["numeric"].split(",") if c], [c for c in r["categorical"].split(",") if c], r["group_column"])
+        self._schemas[model_id] = schema
+        return schema
+
+    # ---- writing ------------------------------------------------------------------------------
+    def _rows(self, log: PredictionLog, head: list):
+        """The log's rows as tuples, in sample-rank order, NaN and missing labels as NULL."""
+        c, order = log.columns, np.argsort(log.sample_rank, kind="stable")
+        numeric = c.numeric[order].astype(object)
+        numeric[np.isnan(c.numeric[order])] = None
+        label = c.label[order].astype(object)
+        label[np.isnan(c.label[order])] = None
+        label = [v if v is None else int(v) for v in label.tolist()]
+        packed = np.ascontiguousarray(c.numeric[order], dtype="<f8")
+        blobs = [row.tobytes() for row in packed]
+        head = [np.asarray(h, dtype=object)[order].tolist() for h in head]
+        return zip(*head, *numeric.T.tolist(), *c.categorical[order].T.tolist(), c.score[order].tolist(),
+                   c.prediction[order].astype(int).tolist(), label, c.latency_ms[order].tolist(),
+                   log.sample_rank[order].astype(int).tolist(), blobs)
+
+    def store_batch(self, run_id: str, model_id: str, day: int, log: PredictionLog) -> int:
+        """Write one day's log, replacing whatever that (run, model, day) held: a replayed day never duplicates."""
+        schema = self.schema(model_id)
+        table = _table("predictions", model_id)
+        n = len(log.columns)
+        ts = (day_start_ts(day) + log.seconds).tolist()
+        head = [[run_id] * n, [day] * n, list(range(n)), ts, [log.model_version] * n]
+        cols = ["run_id", "day", "row", "ts", "model_version", *schema.feature_columns,
+                "score", "prediction", "label", "latency_ms", "sample_rank", "numeric_blob"]
+        sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+        # Stored in sample-rank order: the uniform sample nodes read (rank < k) is then a contiguous run of
+        # pages instead of k scattered seeks.
+        with self.db.conn:
+            self.db.conn.execute(f"DELETE FROM [{table}] WHERE run_id = ? AND day = ?", (run_id, day))
+            self.db.conn.executemany(sql, self._rows(log, head))
+        return n
+
+    def store_prediction(self, model_id: str, features: dict, prediction: int, timestamp: float, *, run_id: str,
+                         day: int, row: int, score: float | None = None, label: int | None = None,
+                         latency_ms: float | None = None, model_version: str = "") -> None:
+        """The original single-row API; (run_id, day, row) is the key, so a repeat overwrites."""
+        schema = self.schema(model_id)
+        unknown = set(features) - set(schema.feature_columns)
+        if unknown:
+            raise StoreError(f"unknown features for {model_id}: {', '.join(sorted(unknown))}")
+        record = {"run_id": run_id, "day": day, "row": row, "ts": float(timestamp), "model_version": model_version,
+                  **features, "score": score, "prediction": int(prediction), "label": label, "latency_ms": latency_ms,
+                  "sample_rank": row, "numeric_blob": np.array(
+                      [np.nan if features.get(n) is None else float(features[n]) for n in schema.numeric], dtype="<f8").tobytes()}
+        with self.db.conn:
+            self.db[_table("predictions", model_id)].upsert(record, pk=("run_id", "day", "row"))
+
+    def store_reference(self, run_id: str, model_id: str, version: str, log: PredictionLog) -> None:
+        schema = self.schema(model_id)
+        table = _table("reference", model_id)
+        n = len(log.columns)
+        head = [[run_id] * n, [version] * n, list(range(n)), log.seconds.tolist(), [version] * n]
+        cols = ["run_id", "version", "row", "ts", "model_version", *schema.feature_columns,
+                "score", "prediction", "label", "latency_ms", "sample_rank", "numeric_blob"]
+        sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+        with self.db.conn:
+            self.db.conn.execute(f"DELETE FROM [{table}] WHERE run_id = ? AND version = ?", (run_id, version))
+            self.db.conn.executemany(sql, self._rows(log, head))
+
+    # ---- reading ------------------------------------------------------------------------------
+    def _columns(self, schema: ModelSchema, rows: list[tuple]) -> Columns:
+        """Rows of `_select(schema)` -> Columns."""
+        p, c = len(schema.numeric), len(schema.categorical)
+        if not rows:
+            return Columns(np.empty((0, p)), np.empty((0, c), dtype=object), *(np.empty(0) for _ in range(4)))
+        cols = list(zip(*rows))
+        numeric = np.frombuffer(b"".join(cols[0]), dtype="<f8").reshape(len(rows), p)
+        categorical = np.array(cols[1:1 + c], dtype=object).T if c else np.empty((len(rows), 0), dtype=object)
+        score, prediction, label, latency = (np.array(v, dtype=float) for v in cols[1 + c:5 + c])
+        return Columns(numeric, categorical, score, prediction, label, latency)
+
+    def _select(self, schema: ModelSchema) -> str:
+        return ", ".join(f"[{col}]" for col in ["numeric_blob", *schema.categorical, "score", "prediction", "label", "latency_ms"])
+
+    def day_view(self, run_id: str, model_id: str, day: int, sample_rows: int = SAMPLE_ROWS) -> DayView:
+        """Three narrow queries: the row count, a uniform sample (all columns), the labelled rows (four columns).
+
+        Python's cost is per value fetched, so each query asks only for what its consumers use.
+        """
+        schema = self.schema(model_id)
+        table = _table("predictions", model_id)
+        conn = self.db.conn
+        n_rows, = conn.execute(f"SELECT count(*) FROM [{table}] WHERE run_id = ? AND day = ?", (run_id, day)).fetchone()
+        if n_rows == 0:
+            raise StoreError(f"no predictions for {model_id} on day {day} of run {run_id}")
+        sample = conn.execute(f"SELECT {self._select(schema)}, model_version FROM [{table}] "
+                              f"WHERE run_id = ? AND day = ? AND sample_rank < ?", (run_id, day, sample_rows)).fetchall()
+        labelled = conn.execute(f"SELECT [{schema.group}], score, prediction, label FROM [{table}] "
+                                f"WHERE run_id = ? AND day = ? AND label IS NOT NULL", (run_id, day)).fetchall()
+        versions = sorted({r[-1] for r in sample})
+        return DayView(day, n_rows, versions, self._columns(schema, [r[:-1] for r in sample]), self._labelled(labelled))
+
+    def reference_view(self, run_id: str, model_id: str, version: str) -> DayView:
+        schema = self.schema(model_id)
+        table = _table("reference", model_id)
+        rows = self.db.conn.execute(f"SELECT {self._select(schema)} FROM [{table}] WHERE run_id = ? AND version = ?",
+                                    (run_id, version)).fetchall()
+        if not rows:
+            raise StoreError(f"no reference window for {model_id} version {version} in run {run_id}")
+        cols = self._columns(schema, rows)
+        lab = cols.take(~np.isnan(cols.label))
+        group = lab.categorical[:, schema.categorical.index(schema.group)]
+        return DayView(-1, len(cols), [version], cols, LabelledRows(group, lab.score, lab.prediction, lab.label))
+
+    @staticmethod
+    def _labelled(rows: list[tuple]) -> LabelledRows:
+        if not rows:
+            return LabelledRows(np.empty(0, dtype=object), np.empty(0), np.empty(0), np.empty(0))
+        group, score, prediction, label = zip(*rows)
+        return LabelledRows(np.array(group, dtype=object), np.array(score, dtype=float),
+                            np.array(prediction, dtype=float), np.array(label, dtype=float))
+
+    def has_reference(self, run_id: str, model_id: str, version: str) -> bool:
+        table = _table("reference", model_id)
+        row = self.db.conn.execute(f"SELECT 1 FROM [{table}] WHERE run_id = ? AND version = ? LIMIT 1", (run_id, version)).fetchone()
+        return row is not None
+
+    def get_predictions(self, model_id: str, date_range: tuple[int, int], *, run_id: str | None = None,
+                        limit: int | None = 1000) -> list[dict]:
+        """Rows of days `date_range[0]..date_range[1]` (inclusive), newest run first if run_id is None."""
+        first, last = date_range
+        table = _table("predictions", model_id)
+        self.schema(model_id)
+        sql = f"SELECT * FROM [{table}] WHERE day BETWEEN ? AND ?"
+        params: list = [first, last]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        sql += " ORDER BY run_id, day, row"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return list(self.db.query(sql, params))
+
+    def calculate_accuracy(self, model_id: str, window_hours: float, *, run_id: str) -> float | None:
+        """Accuracy of the labelled predictions in the last `window_hours` before the newest prediction."""
+        table = _table("predictions", model_id)
+        self.schema(model_id)
+        row = self.db.conn.execute(f"SELECT max(ts) FROM [{table}] WHERE run_id = ?", (run_id,)).fetchone()
+        if row[0] is None:
+            return None
+        since = row[0] - window_hours * 3600.0
+        first_day = int((since - day_start_ts(0)) // 86400)  # lets the (run_id, day) indexes narrow the scan
+        correct, total = self.db.conn.execute(
+            f"SELECT sum(prediction = label), count(label) FROM [{table}] "
+            f"WHERE run_id = ? AND day >= ? AND ts > ? AND label IS NOT NULL", (run_id, first_day, since)).fetchone()
+        return None if not total else correct / total
+
+    def count_rows(self, run_id: str, model_id: str) -> dict[int, int]:
+        table = _table("predictions", model_id)
+        return {d: n for d, n in self.db.conn.execute(
+            f"SELECT day, count(*) FROM [{table}] WHERE run_id = ? GROUP BY day", (run_id,))}

@@ -1,0 +1,37 @@
+"""The run registry: which runs exist in an output folder, with what settings, and whether they finished."""
+from __future__ import annotations
+
+import json
+import time
+
+import sqlite_utils
+
+
+class RunRegistry:
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        with db.conn:
+            if "runs" not in db.table_names():
+                db["runs"].create({"run_id": str, "config": str, "status": str, "started_at": float,
+                                   "finished_at": float}, pk="run_id")
+
+    def get(self, run_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM runs WHERE run_id = ?", [run_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        return {**row, "config": json.loads(row["config"])}
+
+    def start(self, run_id: str, config: dict) -> None:
+        with self.db.conn:
+            self.db.conn.execute("INSERT OR IGNORE INTO runs (run_id, config, status, started_at) VALUES (?, ?, 'running', ?)",
+                                 (run_id, json.dumps(config, sort_keys=True), time.time()))
+
+    def finish(self, run_id: str) -> None:
+        with self.db.conn:
+            self.db.conn.execute("UPDATE runs SET status = 'finished', finished_at = ? WHERE run_id = ? AND status != 'finished'",
+                                 (time.time(), run_id))
+
+    def latest_unfinished(self) -> dict | None:
+        rows = list(self.db.query("SELECT run_id FROM runs WHERE status != 'finished' ORDER BY started_at DESC LIMIT 1"))
+        return self.get(rows[0]["run_id"]) if rows else None
