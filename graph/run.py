@@ -95,16 +95,20 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
                      policy=settings["policy"], output_dir=args.output_dir, run_id=run_id)
 
 
-def day_line(d: dict) -> str:
-    acc = "  n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}" + ("*" if d["accuracy_estimated"] else " ")
-    opened = [a["type"] for a in d["alerts"] if a["event"] == "opened"]
-    resolved = [a["type"] for a in d["alerts"] if a["event"] == "resolved"]
-    alerts = " ".join([f"+{t}" for t in opened] + [f"-{t}" for t in resolved]) or "-"
-    degraded = f"  DEGRADED({','.join(m['node'] for m in d['degraded'])})" if d["degraded"] else ""
-    reward = "" if d["reward"] is None else f"  reward {d['reward']:+7.2f}"
-    return (f"{d['model'][:22]:22s} day {d['day']:3d}  acc {acc}  drift {d['drift_score'] or 0:.2f} "
-            f"{d['drift_severity'] or '-':8s} {d['performance_status'] or '-':8s} alerts {alerts:28s} "
-            f"{d['action']:20s}{reward}{degraded}")
+def day_line(d: dict, with_model: bool) -> str:
+    """One compact line per day: accuracy (* = estimated), drift, status, alert changes, action, reward."""
+    acc = "  n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}" + ("*" if d["accuracy_estimated"] else "")
+    changes = [f"+{a['type']}" for a in d["alerts"] if a["event"] == "opened"]
+    changes += [f"-{a['type']}" for a in d["alerts"] if a["event"] == "resolved"]
+    parts = [f"day {d['day']:3d}", f"acc {acc:6s}", f"drift {d['drift_score'] or 0:.2f} {d['drift_severity'] or '-':8s}",
+             f"{d['performance_status'] or '-':8s}", f"{d['action']:19s}"]
+    if d["reward"] is not None:
+        parts.append(f"r {d['reward']:+6.1f}")
+    if changes:
+        parts.append(" ".join(changes))
+    if d["degraded"]:
+        parts.append("DEGRADED: " + ",".join(m["node"] for m in d["degraded"]))
+    return (f"{d['model']}  " if with_model else "") + " ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 if data["status"] != "finished already":
                     tasks[data["model"]] = progress.add_task(data["model"], total=data["days"], completed=data["day"])
         elif kind == "day":
-            line = day_line(data)
+            line = day_line(data, with_model=len(config.models) > 1)
             if progress is None:
                 log.info(line)
             else:
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         message = (f"{r['model']}: {s['days']} days, mean accuracy {s['mean_true_accuracy']:.3f} "
                    f"(no action: {s['mean_counterfactual_accuracy']:.3f}), {s['alerts_raised']} alerts, "
                    f"{s['incidents']} incidents, actions {s['actions']}, cost ${s['total_cost']:,.0f} "
-                   f"vs ${s['no_action_total_cost']:,.0f} with no action, median cycle {s['median_cycle_ms']} ms")
+                   f"vs ${s['no_action_total_cost']:,.0f} with no action, median cycle {s['median_cycle_ms']:.1f} ms")
         log.info(message) if args.quiet else console.print(message)
     done = f"report: {outputs.report_path}  plots: {', '.join(str(p) for p in outputs.plot_paths)}"
     log.info(done) if args.quiet else console.print(done)

@@ -1,0 +1,115 @@
+"""Median monitoring-cycle time per model, and the default run's wall time end to end.
+
+A cycle is one day's monitoring: the five nodes, the record step's store writes, and the LangGraph
+checkpoints of those steps (durability="sync"), measured as wall time from the end of load_day to the
+end of record, minus the time of the `act` step (the simulated world answering the remediation).
+Data generation and ingestion of the day's prediction log (load_day) are excluded and shown apart.
+
+    python benchmarks/cycle.py [--days 30] [--models all]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: E402
+
+from graph.runner import RunConfig, execute  # noqa: E402
+from simulator.catalog import MODELS  # noqa: E402
+
+TARGETS_MS = {"pneumonia_classifier_v1": 50.0, "fraud_detector_v2": 250.0}
+DEFAULT_RUN_TARGET_S = 20.0
+MONITORING = ("performance", "performance_estimated", "drift", "quality", "quality_unlabelled", "alert", "remediation", "record")
+
+checkpoint_ms: dict[str, list[float]] = defaultdict(list)
+
+
+def _time_checkpointer() -> None:
+    for method in ("put", "put_writes"):
+        original = getattr(SqliteSaver, method)
+
+        def timed(self, *args, _original=original, _method=method, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _original(self, *args, **kwargs)
+            finally:
+                checkpoint_ms[_method].append((time.perf_counter() - start) * 1000)
+        setattr(SqliteSaver, method, timed)
+
+
+def measure_model(model: str, days: int, folder: Path) -> dict:
+    marks: list[tuple[float, str]] = []
+    timings: list[dict] = []
+
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "node":
+            marks.append((time.perf_counter(), data["node"]))
+        elif kind == "day":
+            timings.append(data["timings"])
+
+    checkpoint_ms.clear()
+    execute(RunConfig([model], "default", days, 0, "rules", folder, "bench"), on_event)
+    cycles, loaded = [], None
+    for stamp, node in marks:
+        if node == "load_day":
+            loaded = stamp
+        elif node == "record" and loaded is not None:
+            cycles.append(stamp - loaded)
+            loaded = None
+    cycles_ms = [c * 1000 - t.get("act", 0.0) for c, t in zip(cycles, timings)]
+    nodes = {n: statistics.median(t.get(n, 0.0) for t in timings) for n in MONITORING if any(n in t for t in timings)}
+    return {
+        "cycle_ms": statistics.median(cycles_ms),
+        "cycle_p90_ms": sorted(cycles_ms)[int(0.9 * (len(cycles_ms) - 1))],
+        "ingest_ms": statistics.median(t.get("load_day", 0.0) for t in timings),
+        "act_ms": statistics.median(t.get("act", 0.0) for t in timings),
+        "nodes": nodes,
+        "checkpoint_put_ms": statistics.median(checkpoint_ms["put"]),
+        "checkpoint_writes_ms": statistics.median(checkpoint_ms["put_writes"]),
+    }
+
+
+def default_run_wall_seconds(folder: Path) -> float:
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "graph.run", "--output-dir", str(folder), "--quiet"], cwd=ROOT,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"default run failed: {result.stderr.strip()}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--models", default="all", help="comma-separated model names, or all")
+    args = parser.parse_args()
+    models = list(MODELS) if args.models == "all" else args.models.split(",")
+    _time_checkpointer()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"cycle = five nodes + record's store writes + their checkpoints (load_day ingestion and act excluded); "
+              f"default scenario, rules policy, {args.days} days, median over days\n")
+        print(f"{'model':26s} {'cycle ms':>9s} {'p90 ms':>8s} {'target':>8s} {'ratio':>6s} {'ingest ms':>10s}   per-node medians (ms)")
+        for model in models:
+            r = measure_model(model, args.days, Path(tmp) / model)
+            target = TARGETS_MS.get(model)
+            ratio = f"{r['cycle_ms'] / target:.2f}" if target else "-"
+            nodes = " ".join(f"{n}={v:.1f}" for n, v in r["nodes"].items())
+            print(f"{model:26s} {r['cycle_ms']:9.1f} {r['cycle_p90_ms']:8.1f} {target or '-':>8} {ratio:>6s} "
+                  f"{r['ingest_ms']:10.1f}   {nodes}  checkpoint put={r['checkpoint_put_ms']:.2f} "
+                  f"writes={r['checkpoint_writes_ms']:.2f}")
+        wall = default_run_wall_seconds(Path(tmp) / "default")
+        print(f"\ndefault run end to end (python -m graph.run, fresh process, 30 days, report and plot): "
+              f"{wall:.1f} s (target {DEFAULT_RUN_TARGET_S:.0f} s, ratio {wall / DEFAULT_RUN_TARGET_S:.2f})")
+
+
+if __name__ == "__main__":
+    main()
