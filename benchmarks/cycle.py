@@ -1,8 +1,9 @@
 """Median monitoring-cycle time per model, and the default run's wall time end to end.
 
 A cycle is one day's monitoring: the five nodes, the record step's store writes, and the LangGraph
-checkpoints of those steps (durability="sync"), measured as wall time from the end of load_day to the
-end of record, minus the time of the `act` step (the simulated world answering the remediation).
+checkpoints of those steps (durability="sync"): wall time from the end of load_day to the end of
+record's writes, minus the `act` step (the simulated world answering the remediation). It is the
+`cycle_ms` every day summary carries (graph/daycycle.py), so this script and the run report agree.
 Data generation and ingestion of the day's prediction log (load_day) are excluded and shown apart.
 
     python benchmarks/cycle.py [--days 30] [--models all]
@@ -47,31 +48,17 @@ def _time_checkpointer() -> None:
 
 
 def measure_model(model: str, days: int, folder: Path) -> dict:
-    marks: list[tuple[float, str]] = []
-    timings: list[dict] = []
-
-    def on_event(kind: str, data: dict) -> None:
-        if kind == "node":
-            marks.append((time.perf_counter(), data["node"]))
-        elif kind == "day":
-            timings.append(data["timings"])
-
+    days_seen: list[dict] = []
     checkpoint_ms.clear()
-    execute(RunConfig([model], "default", days, 0, "rules", folder, "bench"), on_event)
-    cycles, loaded = [], None
-    for stamp, node in marks:
-        if node == "load_day":
-            loaded = stamp
-        elif node == "record" and loaded is not None:
-            cycles.append(stamp - loaded)
-            loaded = None
-    cycles_ms = [c * 1000 - t.get("act", 0.0) for c, t in zip(cycles, timings)]
+    execute(RunConfig([model], "default", days, 0, "rules", folder, "bench"),
+            lambda kind, data: days_seen.append(data) if kind == "day" else None)
+    cycles = sorted(d["cycle_ms"] for d in days_seen if d["cycle_ms"] is not None)
+    timings = [d["timings"] for d in days_seen]
     nodes = {n: statistics.median(t.get(n, 0.0) for t in timings) for n in MONITORING if any(n in t for t in timings)}
     return {
-        "cycle_ms": statistics.median(cycles_ms),
-        "cycle_p90_ms": sorted(cycles_ms)[int(0.9 * (len(cycles_ms) - 1))],
+        "cycle_ms": statistics.median(cycles),
+        "cycle_p90_ms": cycles[int(0.9 * (len(cycles) - 1))],
         "ingest_ms": statistics.median(t.get("load_day", 0.0) for t in timings),
-        "act_ms": statistics.median(t.get("act", 0.0) for t in timings),
         "nodes": nodes,
         "checkpoint_put_ms": statistics.median(checkpoint_ms["put"]),
         "checkpoint_writes_ms": statistics.median(checkpoint_ms["put_writes"]),

@@ -21,10 +21,12 @@ class RunContext:
     schema: ModelSchema
     policy: object  # rl.policies.Policy
     world: World
-    faults: dict = field(default_factory=dict)
+    faults: dict = field(default_factory=dict)  # MLMON_FAULT: node -> days to raise on
+    kills: dict = field(default_factory=dict)  # MLMON_KILL: step -> days to SIGKILL the process after
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
     reward_weights: RewardWeights = field(default_factory=RewardWeights)
     timings: dict = field(default_factory=dict)  # node -> ms, for the day in flight
+    cycle_started: float | None = None  # perf_counter at the end of the day's load_day
     _views: dict = field(default_factory=dict)
     _references: dict = field(default_factory=dict)
 
@@ -33,6 +35,13 @@ class RunContext:
         if key not in self._views:
             self._views.clear()  # one day in flight at a time
             self._views[key] = self.stores.predictions.day_view(run_id, self.schema.model_id, day)
+        return self._views[key]
+
+    def day_profile(self, run_id: str, day: int) -> dict:
+        """The day's column profiles (drift and data quality both read them)."""
+        key = (run_id, day, "profile")
+        if key not in self._views:
+            self._views[key] = profile_view(self.day_view(run_id, day), self.schema)
         return self._views[key]
 
     def forget_day(self) -> None:

@@ -11,8 +11,9 @@ import time
 
 from langgraph.graph import END
 
-from graph.memory import remember_day
-from nodes.base import timed_node
+from graph.memory import effect_on_memory, remember_day
+from nodes import faults
+from nodes.base import graph_step
 from nodes.performance import STATUS_CODE
 from rl.reward import compute_reward
 from simulator import episode
@@ -22,7 +23,7 @@ from stores.db import day_date
 MONITORING_NODES = ("performance", "drift", "quality", "alert", "remediation")
 
 
-@timed_node("load_day")
+@graph_step("load_day", inject_faults=False)
 def load_day(state: dict, context) -> dict:
     """The world serves day d; its prediction log lands in the predictions store."""
     day = state["day"]
@@ -30,6 +31,7 @@ def load_day(state: dict, context) -> dict:
     batch = served.batch
     context.stores.predictions.store_batch(state["run_id"], state["model"], day, context.world.to_log(batch))
     context.forget_day()
+    context.cycle_started = time.perf_counter()
     n_labelled = int(batch.labelled.sum())
     return {
         "sim": served.sim,
@@ -41,28 +43,24 @@ def load_day(state: dict, context) -> dict:
     }
 
 
-@timed_node("act")
+@graph_step("act", inject_faults=False)
 def act(state: dict, context) -> dict:
     """Apply the chosen remediation to the world and score it on the following day."""
     day, action = state["day"], Action(state["remediation"]["action_index"])
     result = episode.end_day(context.world, state["sim"], day, action)
     effect = result.effect
     outcome = {"cost": effect.cost, "downtime_hours": effect.downtime_hours, "events": effect.events,
-               "retrained": effect.reference is not None, "next_accuracy": result.outcome.accuracy,
-               "next_counterfactual_accuracy": result.outcome.counterfactual_accuracy}
+               "next_accuracy": result.outcome.accuracy,
+               "next_counterfactual_accuracy": result.outcome.counterfactual_accuracy,
+               **effect_on_memory(effect, action.label, state["memory"])}
     if effect.reference is not None:
         context.stores.predictions.store_reference(state["run_id"], state["model"], effect.new_version,
                                                    context.world.to_log(effect.reference))
-        outcome["reference_version"] = outcome["new_reference"] = effect.new_version
-    elif action == Action.ROLLBACK and effect.new_version in state["memory"]["reference_versions"]:
-        outcome["reference_version"] = effect.new_version
     reward, parts = compute_reward(result.outcome, context.reward_weights)
     outcome.update(reward=reward, reward_parts=parts)
-    context.stores.incidents.store_remediation_action(
-        (state["alerts"].get("incident") or {}).get("id"), action.label,
-        {"status": "applied", "cost": effect.cost, "events": effect.events, "reward": round(reward, 4)},
-        run_id=state["run_id"], model_id=state["model"], day=day, justification=state["remediation"]["justification"],
-        policy=state["remediation"]["policy"], cost=effect.cost, downtime_hours=effect.downtime_hours)
+    context.stores.incidents.record_action_outcome(
+        run_id=state["run_id"], model_id=state["model"], day=day, cost=effect.cost, downtime_hours=effect.downtime_hours,
+        outcome={"status": "applied", "events": effect.events, "reward": round(reward, 4)})
     return {"sim": result.sim, "outcome": outcome}
 
 
@@ -99,10 +97,12 @@ def record(state: dict, runtime) -> dict:
         "open_alerts": len(state["alerts"].get("open", {})), "reward": summary["reward"], "action_cost": summary["cost"],
         "true_accuracy": summary["true_accuracy"], "counterfactual_accuracy": summary["counterfactual_accuracy"],
     })
-    # The monitoring cycle: the five nodes (or their fallbacks) and record's own writes; the world's
-    # steps (load_day, act) are simulation, not monitoring. The checkpoint is timed by benchmarks/cycle.py.
-    monitoring = sum(ms for name, ms in context.timings.items() if name not in ("load_day", "act"))
-    cycle_ms = monitoring + (time.perf_counter() - started) * 1000.0
+    # The monitoring cycle: wall time from the end of load_day to here (the five nodes or their
+    # fallbacks, their checkpoints, record's writes) minus the world's answer to the action (act).
+    # None when the day began before a crash: its start is not known.
+    cycle_ms = None
+    if context.cycle_started is not None:
+        cycle_ms = (time.perf_counter() - context.cycle_started) * 1000.0 - context.timings.get("act", 0.0)
     context.stores.metrics.store_day_summary(state["run_id"], state["model"], day, summary, cycle_ms)
     runtime.stream_writer({"day_summary": {**summary, "cycle_ms": cycle_ms},
                            "timings": {**context.timings, "record": (time.perf_counter() - started) * 1000.0}})
@@ -110,6 +110,8 @@ def record(state: dict, runtime) -> dict:
                           remediation=state["remediation"], outcome=state.get("outcome", {}), baseline=state["baseline"])
     context.timings.clear()
     context.forget_day()
+    context.cycle_started = None
+    faults.maybe_kill(context.kills, "record", day)
     return {"memory": memory, "day": day + 1}
 
 

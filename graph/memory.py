@@ -20,6 +20,16 @@ def _judge(action: dict, recent: list[dict], baseline: dict) -> float | None:
     return 1.0 if recovered or mean_after >= action["accuracy_before"] + 0.01 else 0.0
 
 
+def effect_on_memory(effect, action_label: str, memory: dict) -> dict:
+    """What the world's response to an action changes in the memory: retrain day and drift reference."""
+    update = {"retrained": effect.reference is not None}
+    if effect.reference is not None:
+        update["reference_version"] = update["new_reference"] = effect.new_version
+    elif action_label == "rollback" and effect.new_version in memory["reference_versions"]:
+        update["reference_version"] = effect.new_version
+    return update
+
+
 def remember_day(memory: dict, *, day: int, performance: dict, drift: dict, alerts: dict, remediation: dict,
                  outcome: dict, baseline: dict) -> dict:
     memory = {**memory}
@@ -47,6 +57,11 @@ def remember_day(memory: dict, *, day: int, performance: dict, drift: dict, aler
                 memory["previous_success"] = verdict
             break
 
+    if action == "adjust_threshold" and drift.get("concept", {}).get("positive_rate") is not None:
+        # The threshold now fits today's share of positives: judge label shift against it from here on.
+        memory["positive_rate_baseline"] = drift["concept"]["positive_rate"]
+    if outcome.get("reference_version"):
+        memory["positive_rate_baseline"] = None  # a new reference window brings its own labels
     if outcome.get("retrained"):
         memory["last_retrain_day"] = day
     if outcome.get("reference_version"):

@@ -1,15 +1,20 @@
 """python -m graph.run: monitor simulated models day by day, headless, resumable after a crash.
 
-Examples:
-  python -m graph.run                                   # pneumonia, default scenario, 30 days, seed 0
+Each day the world serves a day of predictions into the stores, and mlmon's daily cycle measures
+performance, drift and quality, raises and resolves alerts, and picks a remediation. Every step is
+checkpointed, so a killed run resumes where it stopped without losing or repeating a day.
+
+examples:
+  python -m graph.run                                    pneumonia, default scenario, 30 days, seed 0
   python -m graph.run --model all --scenario sudden_shift --days 40
-  python -m graph.run --run-id nightly --output-dir out  # re-run after a crash: resumes, never repeats a day
-  python -m graph.run --resume --output-dir out          # resume the newest unfinished run in out/
+  python -m graph.run --run-id nightly --output-dir out  after a crash, the same command resumes the run
+  python -m graph.run --resume --output-dir out          resume the newest unfinished run in out/
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from datetime import datetime
@@ -18,66 +23,60 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from graph.runner import RunConfig, RunError, execute, validate_output_dir
+from graph.runner import RunConfig, RunError, RunLocked, execute, validate_output_dir, validate_settings
 from nodes.faults import ENV_VAR as FAULT_ENV_VAR
 from rl.policies import POLICY_NAMES
 from simulator.catalog import DEFAULT_MODEL, MODELS
+from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, OneLineParser, wrap
 from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
-from stores import STORES_FILE, StoreError, open_stores
+from stores import STORES_FILE, StoreError
+from stores.runs import read_run
 
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
 DEFAULTS = {"model": DEFAULT_MODEL, "scenario": DEFAULT_SCENARIO, "days": 30, "seed": 0, "policy": "rules"}
 
 log = logging.getLogger("mlmon")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad input in one line (no usage dump) and exits with 2."""
-
-    def error(self, message: str):
-        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = OneLineParser(
-        prog="python -m graph.run",
-        description="Run mlmon's daily monitoring cycle (performance, drift, quality, alert, remediation) over "
-                    "simulated days, with checkpoints after every step so a killed run resumes where it stopped.",
-        epilog=f"Scenarios: " + "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
-               + f"\n\nFault injection for testing the fallback edges: {FAULT_ENV_VAR}=drift@5,quality (see nodes/faults.py).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    epilog = "scenarios:\n" + "\n".join(wrap(f"{s.name}: {s.description}") for s in SCENARIOS.values())
+    epilog += (f"\n\nfault injection (tests the fallback edges):\n"
+               + wrap(f"{FAULT_ENV_VAR}=drift@5,quality@7-9,alert makes those nodes raise on those days (no @: every day)."))
+    p = OneLineParser(prog="python -m graph.run", description=__doc__, epilog=epilog,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     # Defaults are filled in after parsing, so that resuming a run can tell given settings from defaults.
-    p.add_argument("--model", help=f"model to monitor, or 'all' (default {DEFAULT_MODEL}); one of {', '.join(MODELS)}")
-    p.add_argument("--scenario", help=f"what happens to the world (default {DEFAULT_SCENARIO}); one of {', '.join(SCENARIOS)}")
+    p.add_argument("--model", choices=[*MODELS, "all"], help=f"model to monitor, or all (default {DEFAULT_MODEL})")
+    p.add_argument("--scenario", choices=list(SCENARIOS), help=f"what happens to the world (default {DEFAULT_SCENARIO})")
     p.add_argument("--days", type=int, help="number of days to simulate (default 30)")
     p.add_argument("--seed", type=int, help="random seed; the same seed gives the same run (default 0)")
-    p.add_argument("--policy", help=f"remediation policy: {', '.join(POLICY_NAMES)} (default rules)")
+    p.add_argument("--policy", choices=list(POLICY_NAMES), help="remediation policy (default rules)")
     p.add_argument("--output-dir", type=Path, default=Path("simulation_results"),
                    help="folder for the stores, checkpoints, report and plots (default simulation_results/)")
-    p.add_argument("--run-id", help="name of the run; re-running with the same id resumes it (default: a new timestamped id)")
+    p.add_argument("--run-id", help="name of the run; re-running with the same id resumes it (default: a new id)")
     p.add_argument("--resume", action="store_true", help="resume the newest unfinished run in --output-dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar or day lines; log lines only")
     p.add_argument("--debug", action="store_true", help="print the full traceback on failure")
     return p.parse_args(argv)
 
 
-def resolve_config(args: argparse.Namespace) -> RunConfig:
-    """Merge the arguments with the stored settings of the run being resumed, or with the defaults."""
-    given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
+def stored_run(args: argparse.Namespace) -> dict | None:
+    """The registry entry of the run to resume (--resume or an existing --run-id), read before any write."""
+    if not (args.resume or args.run_id):
+        return None
+    validate_output_dir(args.output_dir)
     stored = None
-    if args.resume or args.run_id:
-        validate_output_dir(args.output_dir) if (args.output_dir / STORES_FILE).exists() else None
-        if (args.output_dir / STORES_FILE).exists():
-            stores = open_stores(args.output_dir / STORES_FILE)
-            try:
-                stored = stores.runs.latest_unfinished() if args.resume and not args.run_id else stores.runs.get(args.run_id)
-            finally:
-                stores.close()
-        if args.resume and stored is None:
-            raise RunError(f"no unfinished run to resume in {args.output_dir}")
-    run_id = args.run_id or (stored["run_id"] if stored else datetime.now().strftime("run-%Y%m%d-%H%M%S"))
+    if (args.output_dir / STORES_FILE).exists():
+        stored = read_run(args.output_dir / STORES_FILE, None if args.resume and not args.run_id else args.run_id)
+    if args.resume and stored is None:
+        raise RunError(f"no unfinished run to resume in {args.output_dir}")
+    return stored
+
+
+def resolve_config(args: argparse.Namespace) -> RunConfig:
+    """Merge the arguments with the stored settings of the run being resumed, or with the defaults; validate all."""
+    given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
+    stored = stored_run(args)
+    default_id = f"run-{datetime.now():%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
+    run_id = args.run_id or (stored["run_id"] if stored else default_id)
     settings = dict(DEFAULTS)
     if stored is not None:
         previous = stored["config"]
@@ -88,11 +87,12 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
             raise RunError(f"run {run_id} was started with {', '.join(f'{k}={settings[k]}' for k in clash)}; "
                            f"drop those options to resume it, or choose a new --run-id")
     settings.update(given)
-    if settings["model"] != "all" and settings["model"] not in MODELS:
-        raise ValueError(f"unknown model {settings['model']!r}; choose from all, {', '.join(MODELS)}")
     models = list(MODELS) if settings["model"] == "all" else [settings["model"]]
-    return RunConfig(models=models, scenario=settings["scenario"], days=settings["days"], seed=settings["seed"],
-                     policy=settings["policy"], output_dir=args.output_dir, run_id=run_id)
+    config = RunConfig(models=models, scenario=settings["scenario"], days=settings["days"], seed=settings["seed"],
+                       policy=settings["policy"], output_dir=args.output_dir, run_id=run_id)
+    validate_settings(config)
+    validate_output_dir(config.output_dir)
+    return config
 
 
 def day_line(d: dict, with_model: bool) -> str:
@@ -115,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.quiet else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False)
     try:
         config = resolve_config(args)
     except (ValueError, RunError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    resume_hint = f"python -m graph.run --run-id {config.run_id} --output-dir {config.output_dir}"
     progress = None if args.quiet else Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
         TimeElapsedColumn(), console=console, transient=False)
@@ -146,39 +147,42 @@ def main(argv: list[str] | None = None) -> int:
     if progress is None:
         log.info("run %s: %s", config.run_id, config.settings())
     else:
-        console.print(f"run [bold]{config.run_id}[/] in {config.output_dir}/ "
-                      f"(resume with: python -m graph.run --run-id {config.run_id} --output-dir {config.output_dir})")
+        console.print(f"run [bold]{config.run_id}[/] in {config.output_dir}/ (if interrupted, resume with: {resume_hint})")
     try:
         if progress is not None:
             progress.start()
         outputs = execute(config, on_event)
-    except (ValueError, RunError, StoreError) as exc:
+    except RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print(f"\ninterrupted; resume with: python -m graph.run --run-id {config.run_id} --output-dir {config.output_dir}",
-              file=sys.stderr)
+        print(f"\ninterrupted; resume with: {resume_hint}", file=sys.stderr)
         return 130
-    except Exception as exc:  # an unexpected failure: one line, the traceback only on request
+    except Exception as exc:  # a failure during the run: one line, the traceback only on request
         if args.debug:
             traceback.print_exc()
         print(f"error: run {config.run_id} failed: {type(exc).__name__}: {exc} "
-              f"(resume with --run-id {config.run_id}; add --debug for the traceback)", file=sys.stderr)
+              f"(resume with: {resume_hint}; add --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if progress is not None:
             progress.stop()
 
-    reports = outputs.report.get("models", [outputs.report])
-    for r in reports:
+    for r in outputs.report.get("models", [outputs.report]):
         s = r["summary"]
         message = (f"{r['model']}: {s['days']} days, mean accuracy {s['mean_true_accuracy']:.3f} "
                    f"(no action: {s['mean_counterfactual_accuracy']:.3f}), {s['alerts_raised']} alerts, "
                    f"{s['incidents']} incidents, actions {s['actions']}, cost ${s['total_cost']:,.0f} "
                    f"vs ${s['no_action_total_cost']:,.0f} with no action, median cycle {s['median_cycle_ms']:.1f} ms")
-        log.info(message) if args.quiet else console.print(message)
+        if args.quiet:
+            log.info(message)
+        else:
+            console.print(message)
     done = f"report: {outputs.report_path}  plots: {', '.join(str(p) for p in outputs.plot_paths)}"
-    log.info(done) if args.quiet else console.print(done)
+    if args.quiet:
+        log.info(done)
+    else:
+        console.print(done)
     return 0
 
 

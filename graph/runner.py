@@ -7,14 +7,16 @@ drive runs through this module and observe them through the `on_event` callback.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
+import re
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.build import build_graph
@@ -29,15 +31,21 @@ from simulator.catalog import get_model
 from simulator.scenarios import get_scenario
 from simulator.world import World
 from stores import STORES_FILE, Stores, StoreError, open_stores
-from stores.db import check_sqlite_file
+from stores.db import MLMON_APPLICATION_ID, check_sqlite_file
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoints.db"
+CHECKPOINT_TABLES = {"checkpoints", "writes"}  # what langgraph's SqliteSaver creates
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class RunError(Exception):
     """A run cannot start or go on; the message is meant for the user, in one line."""
+
+
+class RunLocked(RunError):
+    """Another process is running this run right now."""
 
 
 @dataclass
@@ -75,14 +83,16 @@ def validate_output_dir(output_dir: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise RunError(f"output dir {output_dir} is not writable ({exc.strerror or exc})") from None
-    for name in (STORES_FILE, CHECKPOINT_FILE):
-        try:
-            check_sqlite_file(output_dir / name)
-        except StoreError as exc:
-            raise RunError(f"{exc}; move it away or choose another --output-dir") from None
+    try:
+        check_sqlite_file(output_dir / STORES_FILE, application_id=MLMON_APPLICATION_ID)
+        check_sqlite_file(output_dir / CHECKPOINT_FILE, tables=CHECKPOINT_TABLES)
+    except StoreError as exc:
+        raise RunError(f"{exc}; move it away or choose another --output-dir") from None
 
 
 def validate_settings(config: RunConfig) -> None:
+    if not RUN_ID.match(config.run_id):
+        raise ValueError(f"--run-id {config.run_id!r} must be letters, digits, '.', '_' or '-' (it names files)")
     for model in config.models:
         get_model(model)
     get_scenario(config.scenario)
@@ -92,6 +102,7 @@ def validate_settings(config: RunConfig) -> None:
         raise ValueError(f"--seed must be >= 0, not {config.seed}")
     make_policy(config.policy, config.seed)
     faults.from_environment()
+    faults.kills_from_environment()
 
 
 def open_checkpointer(output_dir: Path) -> SqliteSaver:
@@ -101,19 +112,6 @@ def open_checkpointer(output_dir: Path) -> SqliteSaver:
     # resume replays those days idempotently); FULL fsyncs every super-step, ~3x the checkpoint cost.
     conn.execute("PRAGMA synchronous=NORMAL")
     return SqliteSaver(conn)
-
-
-def baseline_for(world: World) -> dict:
-    """What the nodes judge a day against: the reference window's own figures and the model's SLA."""
-    ref, spec = world.reference, world.spec
-    return {
-        "reference_accuracy": float(np.mean(ref.prediction == ref.label)),
-        "reference_latency_p95_ms": float(np.percentile(ref.latency_ms, 95)),
-        "expected_rows": spec.daily_volume,
-        "sla_accuracy": spec.sla_accuracy,
-        "latency_p95_sla_ms": spec.latency_p95_sla_ms,
-        "cost_per_error": spec.cost_per_error,
-    }
 
 
 def thread_config(run_id: str, model: str, days: int) -> dict:
@@ -132,7 +130,7 @@ def thread_status(graph, config: dict) -> str:
 
 def initial_state(config: RunConfig, model: str, world: World) -> dict:
     return {"run_id": config.run_id, "model": model, "scenario": config.scenario, "seed": config.seed,
-            "days": config.days, "policy": config.policy, "baseline": baseline_for(world), "day": 0,
+            "days": config.days, "policy": config.policy, "baseline": world.monitoring_baseline(), "day": 0,
             "memory": empty_memory(world.initial_state().model.version), "sim": episode.start(world)}
 
 
@@ -149,7 +147,7 @@ def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: Sqlit
     stores.predictions.register_model(world.schema())
     stores.predictions.store_reference(config.run_id, model, world.initial_state().model.version, world.to_log(world.reference))
     context = RunContext(stores=stores, schema=world.schema(), policy=make_policy(config.policy, config.seed),
-                         world=world, faults=faults.from_environment())
+                         world=world, faults=faults.from_environment(), kills=faults.kills_from_environment())
     if status == "new":
         inputs, first_day = initial_state(config, model, world), 0
     else:
@@ -167,10 +165,33 @@ def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: Sqlit
     return "started" if status == "new" else "resumed"
 
 
+@contextmanager
+def run_lock(output_dir: Path, run_id: str):
+    """One process per run: a second one (say, the TUI and a cron job) is refused, not interleaved.
+
+    flock is released by the kernel when its holder dies, so a SIGKILLed run never blocks its resume.
+    """
+    path = output_dir / f".{run_id}.lock"
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLocked(f"run {run_id} is already running in another process") from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
 def execute(config: RunConfig, on_event: Callable[[str, dict], None] = lambda kind, data: None) -> RunOutputs:
     """Run (or resume) every model of the run, then write the report and plots."""
     validate_settings(config)
     validate_output_dir(config.output_dir)
+    with run_lock(config.output_dir, config.run_id):
+        return _execute(config, on_event)
+
+
+def _execute(config: RunConfig, on_event: Callable[[str, dict], None]) -> RunOutputs:
     try:
         stores = open_stores(config.output_dir / STORES_FILE)
     except StoreError as exc:

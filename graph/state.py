@@ -52,5 +52,6 @@ def empty_memory(initial_version: str) -> dict:
         "previous_success": 0.5,
         "last": {},  # last good finding per node, for fallbacks: {"performance": {...}, "drift": {...}}
         "reference_version": initial_version,  # whose reference window drift is measured against
-        "reference_versions": [initial_version],  # versions with a stored reference window
+        "reference_versions": [initial_version],  # versions with a stored reference window (mlmon's own)
+        "positive_rate_baseline": None,  # share of positives the threshold was last recalibrated to
     }

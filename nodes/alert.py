@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from nodes.base import monitoring_node, timed_node
+from nodes.base import graph_step
 from stores.incidents import SEVERITIES, alert_id, incident_id
 
 
@@ -23,34 +23,27 @@ class AlertThresholds:
         return asdict(self)
 
 
+# The performance node's failed checks, as alert severities: losing accuracy matters more than latency.
+PERFORMANCE_SEVERITY = {
+    "accuracy": {"warning": "high", "critical": "critical"},
+    "latency": {"warning": "medium", "critical": "high"},
+    "throughput": {"warning": "medium", "critical": "high"},
+}
+
+
 def _rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
-def firing_conditions(performance: dict, drift: dict, quality: dict, baseline: dict,
-                      thresholds: AlertThresholds) -> dict[str, dict]:
+def firing_conditions(performance: dict, drift: dict, quality: dict, thresholds: AlertThresholds) -> dict[str, dict]:
     """alert type -> {"severity", "message"} for every condition that holds today."""
     firing: dict[str, dict] = {}
 
     def fire(kind: str, severity: str, message: str) -> None:
         firing[kind] = {"severity": severity, "message": message}
 
-    measured, margin = performance.get("measured_accuracy"), performance.get("accuracy_margin")
-    if measured is not None and margin is not None:
-        label = "accuracy" if not performance.get("accuracy_estimated") else "estimated accuracy"
-        if measured < baseline["sla_accuracy"]:
-            fire("accuracy", "critical", f"{label} {measured:.3f} under the SLA {baseline['sla_accuracy']:.3f}")
-        elif measured < baseline["reference_accuracy"] - margin:
-            fire("accuracy", "high", f"{label} {measured:.3f} vs reference {baseline['reference_accuracy']:.3f}")
-    p95 = performance.get("latency_p95_ms")
-    if p95 is not None:
-        if p95 > 2 * baseline["latency_p95_sla_ms"]:
-            fire("latency", "high", f"latency p95 {p95:.0f} ms")
-        elif p95 > baseline["latency_p95_sla_ms"] or p95 > 1.5 * baseline["reference_latency_p95_ms"]:
-            fire("latency", "medium", f"latency p95 {p95:.0f} ms (reference {baseline['reference_latency_p95_ms']:.0f})")
-    throughput = performance.get("throughput_ratio")
-    if throughput is not None and throughput < 0.8:
-        fire("throughput", "high" if throughput < 0.5 else "medium", f"throughput {throughput:.0%} of expected")
+    for check in performance.get("checks", []):
+        fire(check["check"], PERFORMANCE_SEVERITY[check["check"]][check["status"]], check["message"])
     score = drift.get("drift_score", 0.0)
     if score >= thresholds.drift_score:
         severity = drift.get("severity", "medium")
@@ -72,18 +65,21 @@ def firing_conditions(performance: dict, drift: dict, quality: dict, baseline: d
     return firing
 
 
-def root_cause(open_types: set[str], performance: dict, memory: dict, day: int) -> str:
+def root_cause(open_types: set[str], performance: dict, drift: dict, memory: dict, day: int) -> str:
     """The most specific explanation the open alerts support, most specific first."""
     degraded = "accuracy" in open_types or "concept_drift" in open_types
-    # A version the memory has not seen yet went live today.
-    first_seen = memory.get("versions_seen", {}).get(performance.get("model_version"), day)
-    if degraded and day - first_seen <= 2 and first_seen >= 0:
+    version = performance.get("model_version")
+    # A version that went live in the last two days and that mlmon did not deploy itself (its own
+    # retrains have reference windows): somebody else's release.
+    first_seen = memory.get("versions_seen", {}).get(version, day)
+    if degraded and day - first_seen <= 2 and version not in memory.get("reference_versions", []):
         return "bad_deployment"
     if "data_quality" in open_types:
         return "data_pipeline_fault"
     if "label_shift" in open_types and degraded:
         return "prior_shift"
-    if "covariate_drift" in open_types and degraded:
+    inputs_moved = "covariate_drift" in open_types or drift.get("severity") in ("medium", "high", "critical")
+    if inputs_moved and degraded:
         return "covariate_drift"
     if "concept_drift" in open_types:
         return "concept_drift"
@@ -91,6 +87,8 @@ def root_cause(open_types: set[str], performance: dict, memory: dict, day: int) 
         return "covariate_drift_without_degradation"
     if "latency" in open_types or "throughput" in open_types:
         return "serving_degradation"
+    if "label_shift" in open_types:
+        return "prior_shift_without_degradation"
     if degraded:
         return "unexplained_degradation"
     return "other"
@@ -156,17 +154,17 @@ def _impact(performance: dict, baseline: dict) -> str:
     measured = performance.get("measured_accuracy")
     if measured is None:
         return "unknown"
-    loss = max(0.0, baseline["reference_accuracy"] - measured) * baseline["expected_rows"] * baseline["cost_per_error"]
+    loss = max(0.0, baseline["reference_accuracy"] - measured) * baseline["daily_volume"] * baseline["cost_per_error"]
     return f"~${loss:,.0f}/day in extra errors"
 
 
 def run_alerts(state: dict, thresholds: AlertThresholds) -> dict:
     """The alert node's logic on plain data (shared by the graph node and the RL environment)."""
     memory, performance = state["memory"], state["performance"]
-    firing = firing_conditions(performance, state["drift"], state["quality"], state["baseline"], thresholds)
+    firing = firing_conditions(performance, state["drift"], state["quality"], thresholds)
     return update_alerts(memory["open_alerts"], memory["incident"], firing, day=state["day"], run_id=state["run_id"],
                          model_id=state["model"], thresholds=thresholds,
-                         cause=lambda types: root_cause(types, performance, memory, state["day"]),
+                         cause=lambda types: root_cause(types, performance, state["drift"], memory, state["day"]),
                          impact=_impact(performance, state["baseline"]))
 
 
@@ -174,7 +172,7 @@ def _summary(result: dict) -> dict:
     return {"open": result["open"], "incident": result["incident"], "events": result["events"]}
 
 
-@monitoring_node("alert")
+@graph_step("alert")
 def alert(state: dict, context) -> dict:
     """Open, update and resolve alerts and the incident, and write them to the incidents store."""
     result = run_alerts(state, context.alert_thresholds)
@@ -182,7 +180,7 @@ def alert(state: dict, context) -> dict:
     return {"alerts": _summary(result)}
 
 
-@timed_node("alert_fallback")
+@graph_step("alert_fallback", inject_faults=False)
 def alert_fallback(state: dict, context) -> dict:
     """Alerting failed: keep yesterday's open alerts and incident unchanged rather than resolve anything."""
     memory = state["memory"]

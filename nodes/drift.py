@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nodes.base import monitoring_node, timed_node
+from nodes.base import graph_step
 from nodes.drift_tests import ColumnProfile, column_drift_score, compare
 from stores.predictions import DayView, ModelSchema
 
@@ -30,7 +30,8 @@ class ReferenceProfile:
 
 def profile_view(view: DayView, schema: ModelSchema) -> dict[str, ColumnProfile]:
     sample = view.sample
-    profiles = {name: ColumnProfile.numeric(sample.numeric[:, j]) for j, name in enumerate(schema.numeric)}
+    ordered = np.sort(sample.numeric, axis=0)  # one sort for every numeric column
+    profiles = {name: ColumnProfile.numeric(ordered[:, j], presorted=True) for j, name in enumerate(schema.numeric)}
     profiles.update({name: ColumnProfile.categorical(sample.categorical[:, j]) for j, name in enumerate(schema.categorical)})
     profiles[SCORE_COLUMN] = ColumnProfile.numeric(sample.score)
     return profiles
@@ -48,39 +49,51 @@ def assess_covariate_drift(reference: dict[str, ColumnProfile], current: dict[st
     columns = {}
     for name in schema.feature_columns:
         result = compare(reference[name], current[name])
-        columns[name] = {"test": result.test, "effect": round(result.effect, 5),
+        columns[name] = {"test": result.test, "effect": round(result.effect, 5), "raw_effect": round(result.raw_effect, 5),
                          "p_value": None if result.p_value is None else float(result.p_value),
                          "drifted": bool(result.drifted), "score": column_drift_score(reference[name].kind, result.effect)}
-    score = float(np.mean([c["score"] for c in columns.values()])) if columns else 0.0
-    drifted = sorted((n for n, c in columns.items() if c["drifted"]), key=lambda n: -columns[n]["effect"])
     prediction = compare(reference[SCORE_COLUMN], current[SCORE_COLUMN])
+    return summarise_columns(columns, {"test": prediction.test, "effect": round(prediction.effect, 5),
+                                       "drifted": bool(prediction.drifted)})
+
+
+def summarise_columns(columns: dict[str, dict], prediction_drift: dict) -> dict:
+    """Per-column results -> the drift score (mean column score), its severity, the drifted features."""
+    score = float(np.mean([c["score"] for c in columns.values()])) if columns else 0.0
     return {
         "drift_score": round(score, 5),
         "severity": severity_of(score),
-        "drifted_features": drifted,
+        "drifted_features": sorted((n for n, c in columns.items() if c["drifted"]), key=lambda n: -columns[n]["effect"]),
         "columns": columns,
-        "prediction_drift": {"test": prediction.test, "effect": round(prediction.effect, 5), "drifted": bool(prediction.drifted)},
+        "prediction_drift": prediction_drift,
     }
 
 
-def assess_concept_drift(performance: dict, covariate: dict, view: DayView, reference: DayView) -> dict:
+def assess_concept_drift(performance: dict, covariate: dict, view: DayView, reference: DayView,
+                         positive_rate_baseline: float | None = None) -> dict:
     """Concept drift: accuracy under the model's own expectation with inputs that do not explain it.
 
     Also checks label shift (the share of positives among labelled rows moving away from the
-    reference), which tells a prior shift from a change in the input-label relationship.
+    reference, or from `positive_rate_baseline` once the threshold was recalibrated to a new rate),
+    which tells a prior shift from a change in the input-label relationship.
     """
     accuracy, expected = performance.get("accuracy"), performance.get("expected_accuracy")
     result = {"suspected": False, "gap": None, "label_shift": False, "positive_rate": None,
               "reference_positive_rate": None}
     ref_labels = reference.labelled.label
-    if len(ref_labels):
+    if positive_rate_baseline is not None:
+        result["reference_positive_rate"] = positive_rate_baseline
+    elif len(ref_labels):
         result["reference_positive_rate"] = float(np.mean(ref_labels))
     if accuracy is None or expected is None:
         return result
     gap = expected - accuracy
     se = math.sqrt((performance["accuracy_se"] or 0.0) ** 2 + 0.005 ** 2)
     result["gap"] = round(gap, 5)
-    result["suspected"] = bool(gap > max(0.03, 3 * se) and covariate["severity"] in ("low", "medium"))
+    # "Inputs do not explain it": no feature drifted. Medium covariate drift with falling accuracy is
+    # covariate drift, not a change in the input-label relationship.
+    result["suspected"] = bool(gap > max(0.03, 3 * se) and covariate["severity"] == "low"
+                               and not covariate["drifted_features"])
     labels = view.labelled.label
     if len(labels) and result["reference_positive_rate"] is not None:
         p0, p = result["reference_positive_rate"], float(np.mean(labels))
@@ -94,13 +107,14 @@ def _reference(state: dict, context):
     return context.reference(state["run_id"], state["memory"]["reference_version"])
 
 
-@monitoring_node("drift")
+@graph_step("drift")
 def drift(state: dict, context) -> dict:
     """Compare today's sample with the serving model's reference window."""
     view = context.day_view(state["run_id"], state["day"])
     reference = _reference(state, context)
-    result = assess_covariate_drift(reference.columns, profile_view(view, context.schema), context.schema)
-    result["concept"] = assess_concept_drift(state["performance"], result, view, reference.view)
+    result = assess_covariate_drift(reference.columns, context.day_profile(state["run_id"], state["day"]), context.schema)
+    result["concept"] = assess_concept_drift(state["performance"], result, view, reference.view,
+                                             state["memory"].get("positive_rate_baseline"))
     result["reference_version"] = reference.version
     result["method"] = "registry"
     return {"drift": result}
@@ -110,15 +124,13 @@ def mean_shift_drift(reference: DayView, view: DayView, schema: ModelSchema) -> 
     """The cheap fallback test: per numeric feature, |mean shift| in reference standard deviations."""
     ref, cur = reference.sample.numeric, view.sample.numeric
     shift = np.abs(np.nanmean(cur, axis=0) - np.nanmean(ref, axis=0)) / np.maximum(np.nanstd(ref, axis=0), 1e-9)
-    columns = {name: {"test": "mean_shift", "effect": round(float(s), 5), "p_value": None, "drifted": bool(s >= 0.1),
-                      "score": column_drift_score("numeric", float(s))} for name, s in zip(schema.numeric, shift)}
-    score = float(np.mean([c["score"] for c in columns.values()])) if columns else 0.0
-    return {"drift_score": round(score, 5), "severity": severity_of(score),
-            "drifted_features": sorted((n for n, c in columns.items() if c["drifted"]), key=lambda n: -columns[n]["effect"]),
-            "columns": columns, "prediction_drift": {"test": "skipped", "effect": 0.0, "drifted": False}}
+    columns = {name: {"test": "mean_shift", "effect": round(float(s), 5), "raw_effect": round(float(s), 5),
+                      "p_value": None, "drifted": bool(s >= 0.1), "score": column_drift_score("numeric", float(s))}
+               for name, s in zip(schema.numeric, shift)}
+    return summarise_columns(columns, {"test": "skipped", "effect": 0.0, "drifted": False})
 
 
-@timed_node("drift_fallback")
+@graph_step("drift_fallback", inject_faults=False)
 def drift_fallback(state: dict, context) -> dict:
     """The drift tests failed: try the cheap mean-shift test, else carry the last known result."""
     try:
@@ -126,8 +138,8 @@ def drift_fallback(state: dict, context) -> dict:
         result = mean_shift_drift(_reference(state, context).view, view, context.schema)
         result["method"] = "mean_shift_fallback"
     except Exception as exc:  # the cheap test could not run either (e.g. the store is unreadable)
-        result = dict(state["memory"]["last"].get("drift") or {"drift_score": 0.0, "severity": "low", "drifted_features": [],
-                                                              "columns": {}, "prediction_drift": {"test": "skipped", "effect": 0.0, "drifted": False}})
+        result = dict(state["memory"]["last"].get("drift")
+                      or summarise_columns({}, {"test": "skipped", "effect": 0.0, "drifted": False}))
         result["method"] = f"last_known_value ({type(exc).__name__})"
     result["concept"] = {"suspected": False, "gap": None, "label_shift": False, "positive_rate": None,
                          "reference_positive_rate": None}

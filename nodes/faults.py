@@ -3,26 +3,33 @@
 Set MLMON_FAULT to a comma-separated list of `node` (every day), `node@D` (day D) or `node@A-B`
 (days A to B), e.g. `MLMON_FAULT=drift@5,quality`. Nodes: performance, drift, quality, alert,
 remediation. The injected error says it was injected, so a report never mistakes it for a bug.
+
+For crash tests, MLMON_KILL (same syntax, also accepting the steps load_day, act and record) makes
+the process SIGKILL itself right after that step's store writes and before its checkpoint: the
+worst moment, as the day's rows are written but the graph does not know it.
 """
 from __future__ import annotations
 
 import os
+import signal
 
 NODES = ("performance", "drift", "quality", "alert", "remediation")
+STEPS = ("load_day", *NODES, "act", "record")
 ENV_VAR = "MLMON_FAULT"
+KILL_VAR = "MLMON_KILL"
 
 
 class InjectedFault(RuntimeError):
     pass
 
 
-def parse(spec: str) -> dict[str, tuple[int, int] | None]:
+def parse(spec: str, nodes: tuple[str, ...] = NODES, var: str = ENV_VAR) -> dict[str, tuple[int, int] | None]:
     """'drift@5,quality@2-3,alert' -> {'drift': (5, 5), 'quality': (2, 3), 'alert': None}."""
     plan: dict[str, tuple[int, int] | None] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         node, _, days = part.partition("@")
-        if node not in NODES:
-            raise ValueError(f"{ENV_VAR}: unknown node {node!r}; choose from {', '.join(NODES)}")
+        if node not in nodes:
+            raise ValueError(f"{var}: unknown node {node!r}; choose from {', '.join(nodes)}")
         if not days:
             plan[node] = None
             continue
@@ -30,7 +37,7 @@ def parse(spec: str) -> dict[str, tuple[int, int] | None]:
         try:
             plan[node] = (int(first), int(last or first))
         except ValueError:
-            raise ValueError(f"{ENV_VAR}: bad day range {days!r} in {part!r}") from None
+            raise ValueError(f"{var}: bad day range {days!r} in {part!r}") from None
     return plan
 
 
@@ -38,9 +45,22 @@ def from_environment() -> dict[str, tuple[int, int] | None]:
     return parse(os.environ.get(ENV_VAR, ""))
 
 
-def maybe_fail(plan: dict, node: str, day: int) -> None:
+def kills_from_environment() -> dict[str, tuple[int, int] | None]:
+    return parse(os.environ.get(KILL_VAR, ""), STEPS, KILL_VAR)
+
+
+def _due(plan: dict, node: str, day: int) -> bool:
     if node not in plan:
-        return
+        return False
     window = plan[node]
-    if window is None or window[0] <= day <= window[1]:
+    return window is None or window[0] <= day <= window[1]
+
+
+def maybe_fail(plan: dict, node: str, day: int) -> None:
+    if _due(plan, node, day):
         raise InjectedFault(f"injected fault in {node} on day {day} ({ENV_VAR})")
+
+
+def maybe_kill(plan: dict, node: str, day: int) -> None:
+    if _due(plan, node, day):
+        os.kill(os.getpid(), signal.SIGKILL)

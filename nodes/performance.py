@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from nodes.base import degraded_mark, monitoring_node, timed_node
+from nodes.base import graph_step
 from stores.predictions import DayView
 
 STATUS_CODE = {"healthy": 0, "warning": 1, "critical": 2}
@@ -44,30 +44,34 @@ def assess_performance(view: DayView, baseline: dict) -> dict:
     measured = accuracy if accuracy is not None else estimate
     se = math.sqrt(max(measured * (1 - measured), 1e-4) / n_labelled) if n_labelled else 0.01
     latency = view.sample.latency_ms
-    p50, p95 = (float(np.percentile(latency, q)) for q in (50, 95)) if len(latency) else (None, None)
+    p50, p95 = (float(v) for v in np.percentile(latency, [50, 95])) if len(latency) else (None, None)
     throughput = view.n_rows / baseline["expected_rows"]
 
-    reasons: list[tuple[str, str]] = []  # (status, why)
+    # Each failed check: (check, status, why). The alert node turns these into alerts, so the rules
+    # live here only.
+    checks: list[tuple[str, str, str]] = []
     margin = accuracy_margin(baseline["reference_accuracy"], se)
     if measured is not None:
         kind = "accuracy" if accuracy is not None else "estimated accuracy"
         if measured < baseline["sla_accuracy"]:
-            reasons.append(("critical", f"{kind} {measured:.3f} under the SLA {baseline['sla_accuracy']:.3f}"))
+            checks.append(("accuracy", "critical", f"{kind} {measured:.3f} under the SLA {baseline['sla_accuracy']:.3f}"))
         elif measured < baseline["reference_accuracy"] - margin:
-            reasons.append(("warning", f"{kind} {measured:.3f} under reference {baseline['reference_accuracy']:.3f} by more than {margin:.3f}"))
+            checks.append(("accuracy", "warning", f"{kind} {measured:.3f} under reference "
+                                                  f"{baseline['reference_accuracy']:.3f} by more than {margin:.3f}"))
     if p95 is not None:
         if p95 > 2 * baseline["latency_p95_sla_ms"]:
-            reasons.append(("critical", f"latency p95 {p95:.0f} ms over twice the SLA"))
+            checks.append(("latency", "critical", f"latency p95 {p95:.0f} ms over twice the SLA"))
         elif p95 > baseline["latency_p95_sla_ms"] or p95 > 1.5 * baseline["reference_latency_p95_ms"]:
-            reasons.append(("warning", f"latency p95 {p95:.0f} ms (SLA {baseline['latency_p95_sla_ms']:.0f}, reference {baseline['reference_latency_p95_ms']:.0f})"))
+            checks.append(("latency", "warning", f"latency p95 {p95:.0f} ms (SLA {baseline['latency_p95_sla_ms']:.0f}, "
+                                                 f"reference {baseline['reference_latency_p95_ms']:.0f})"))
     if throughput < 0.5:
-        reasons.append(("critical", f"throughput {throughput:.0%} of expected"))
+        checks.append(("throughput", "critical", f"throughput {throughput:.0%} of expected"))
     elif throughput < 0.8:
-        reasons.append(("warning", f"throughput {throughput:.0%} of expected"))
-    status = max((s for s, _ in reasons), key=STATUS_CODE.get, default="healthy")
+        checks.append(("throughput", "warning", f"throughput {throughput:.0%} of expected"))
+    status = max((st for _, st, _ in checks), key=STATUS_CODE.get, default="healthy")
     return {
         "status": status,
-        "reasons": [why for _, why in reasons],
+        "checks": [{"check": c, "status": st, "message": why} for c, st, why in checks],
         "accuracy": accuracy,
         "accuracy_se": se if accuracy is not None else None,
         "expected_accuracy": estimate,
@@ -85,30 +89,31 @@ def assess_performance(view: DayView, baseline: dict) -> dict:
     }
 
 
-@monitoring_node("performance")
+@graph_step("performance")
 def performance(state: dict, context) -> dict:
     """Measure the day on its labelled rows."""
     return {"performance": assess_performance(context.day_view(state["run_id"], state["day"]), state["baseline"])}
 
 
-@monitoring_node("performance")
+@graph_step("performance")
 def performance_estimated(state: dict, context) -> dict:
     """No labels arrived: the same checks on the estimated accuracy, and the measured one marked skipped."""
     result = assess_performance(context.day_view(state["run_id"], state["day"]), state["baseline"])
     return {"performance": result, "skipped": state.get("skipped", []) + ["accuracy (no labels arrived; estimated from scores)"]}
 
 
-@timed_node("performance_fallback")
+@graph_step("performance_fallback", inject_faults=False)
 def performance_fallback(state: dict, context) -> dict:
-    """Performance could not be measured: carry the last known result forward, flagged as stale."""
-    last = state["memory"]["last"].get("performance")
-    if last is None:
-        result = {"status": "healthy", "reasons": ["no measurement yet"], "accuracy": None, "accuracy_se": None,
-                  "expected_accuracy": None, "measured_accuracy": None, "accuracy_estimated": True,
-                  "accuracy_margin": None, "n_rows": 0, "n_labelled": 0, "latency_p50_ms": None,
-                  "latency_p95_ms": None, "throughput_ratio": None, "model_version": None, "model_versions": []}
-    else:
-        result = dict(last)
-    result["method"] = "last_known_value"
-    result["stale_from_day"] = state["memory"]["last"].get("performance_day")
-    return {"performance": result}
+    """Performance could not be measured: keep yesterday's status as a stale verdict, measure nothing.
+
+    Yesterday's figures are not copied into today: they would be stored as today's metrics, counted
+    twice in the memory's label counts and trend, and shown as measured.
+    """
+    last = state["memory"]["last"].get("performance") or {}
+    return {"performance": {
+        "status": last.get("status", "healthy"), "checks": [],
+        "accuracy": None, "accuracy_se": None, "expected_accuracy": None, "measured_accuracy": None,
+        "accuracy_estimated": True, "accuracy_margin": None, "n_rows": None, "n_labelled": 0,
+        "latency_p50_ms": None, "latency_p95_ms": None, "throughput_ratio": None,
+        "model_version": last.get("model_version"), "model_versions": [], "method": "last_known_value",
+        "stale_from_day": state["memory"]["last"].get("performance_day")}}

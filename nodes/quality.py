@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodes.base import monitoring_node, timed_node
+from nodes.base import graph_step
 from nodes.drift_tests import ColumnProfile
-from stores.predictions import Columns, LabelledRows, ModelSchema
+from stores.predictions import LabelledRows, ModelSchema
 
 MIN_GROUP_ROWS = 50  # groups smaller than this are reported but left out of the bias gap
 MISSING_JUMP = 0.05  # missing share above the reference's by this much is an issue
@@ -50,28 +50,30 @@ def label_quality(labelled: LabelledRows) -> dict:
             "per_group": per_group, "bias_metric": "accuracy", "bias_gap": float(max(judged) - min(judged)) if len(judged) > 1 else 0.0}
 
 
-def data_quality(sample: Columns, reference: dict[str, ColumnProfile], schema: ModelSchema) -> dict:
-    """Missing values and stuck feeds on today's sample, judged against the reference window."""
+def data_quality(current: dict[str, ColumnProfile], reference: dict[str, ColumnProfile], schema: ModelSchema) -> dict:
+    """Missing values and stuck feeds in today's sample, judged against the reference window.
+
+    >>> ref = {"x": ColumnProfile.numeric(np.random.default_rng(0).normal(size=2000))}
+    >>> stuck = np.r_[np.full(1000, 7.5), np.random.default_rng(1).normal(size=1000)]
+    >>> data_quality({"x": ColumnProfile.numeric(stuck)}, ref, ModelSchema("m", ["x"], [], ""))["issues"]
+    [{'feature': 'x', 'issue': 'stuck', 'value': 0.5}]
+    """
     issues, missing = [], {}
-    for j, name in enumerate(schema.numeric):
-        values = sample.numeric[:, j]
-        rate = float(np.mean(np.isnan(values))) if len(values) else 0.0
-        missing[name] = rate
-        if rate > reference[name].missing_rate + MISSING_JUMP:
-            issues.append({"feature": name, "issue": "missing", "value": round(rate, 4)})
-        present = values[~np.isnan(values)]
-        if len(present) >= 100:
-            _, counts = np.unique(present, return_counts=True)
-            top = counts.max() / len(present)
-            if top >= STUCK_SHARE:
-                issues.append({"feature": name, "issue": "stuck", "value": round(float(top), 4)})
+    for name in schema.numeric:
+        today = current[name]
+        missing[name] = today.missing_rate
+        if today.missing_rate > reference[name].missing_rate + MISSING_JUMP:
+            issues.append({"feature": name, "issue": "missing", "value": round(today.missing_rate, 4)})
+        if today.n >= 100 and today.top_share >= STUCK_SHARE:
+            issues.append({"feature": name, "issue": "stuck", "value": round(today.top_share, 4)})
     return {"missing_rate": missing, "issues": issues}
 
 
 def _quality(state: dict, context, with_labels: bool) -> dict:
     view = context.day_view(state["run_id"], state["day"])
     reference = context.reference(state["run_id"], state["memory"]["reference_version"])
-    result = {"data_quality": data_quality(view.sample, reference.columns, context.schema), "method": "full"}
+    current = context.day_profile(state["run_id"], state["day"])
+    result = {"data_quality": data_quality(current, reference.columns, context.schema), "method": "full"}
     if with_labels:
         result.update(label_quality(view.labelled))
     else:
@@ -80,20 +82,20 @@ def _quality(state: dict, context, with_labels: bool) -> dict:
     return result
 
 
-@monitoring_node("quality")
+@graph_step("quality")
 def quality(state: dict, context) -> dict:
     """Label metrics and data-quality checks for a day with labels."""
     return {"quality": _quality(state, context, with_labels=True)}
 
 
-@monitoring_node("quality")
+@graph_step("quality")
 def quality_unlabelled(state: dict, context) -> dict:
     """No labels today: data-quality checks only; the label metrics are marked skipped."""
     return {"quality": _quality(state, context, with_labels=False),
             "skipped": state.get("skipped", []) + ["precision/recall/F1 and bias (no labels arrived)"]}
 
 
-@timed_node("quality_fallback")
+@graph_step("quality_fallback", inject_faults=False)
 def quality_fallback(state: dict, context) -> dict:
     """Quality could not be assessed: report nothing rather than stale figures (nothing acts on them alone)."""
     return {"quality": {"precision": None, "recall": None, "f1": None, "per_group": {}, "bias_gap": None,

@@ -5,8 +5,9 @@ rl.observation.build_observation, the one function the RL environment also uses.
 """
 from __future__ import annotations
 
-from nodes.base import monitoring_node, timed_node
-from rl.observation import build_observation
+from nodes.base import graph_step
+from rl.observation import policy_observation
+from rl.observation import N_POLICY_FEATURES
 from rl.policies import Decision, RulesPolicy
 from simulator.actions import ACTION_COSTS, Action
 
@@ -16,8 +17,9 @@ def findings_for_policy(state: dict) -> dict:
             "performance": state["performance"], "drift": state["drift"]}
 
 
-def observe(state: dict) -> list[float]:
-    return build_observation(state["day"], state["performance"], state["drift"], state["memory"], state["baseline"])
+def observe(state: dict, mask: list[int]) -> list[float]:
+    return policy_observation(state["day"], state["days"], state["performance"], state["drift"], state["memory"],
+                              state["baseline"], state["alerts"].get("incident"), mask)
 
 
 def _context_line(state: dict) -> str:
@@ -44,10 +46,11 @@ def _record(state: dict, context, result: dict) -> None:
         policy=result["policy"], cost=cost.dollars, downtime_hours=cost.downtime_hours)
 
 
-@monitoring_node("remediation")
+@graph_step("remediation")
 def remediation(state: dict, context) -> dict:
     """Ask the configured policy for today's remediation."""
-    observation, mask = observe(state), context.action_mask(state)
+    mask = context.action_mask(state)
+    observation = observe(state, mask)
     decision = context.policy.decide(observation, mask, findings_for_policy(state))
     if not mask[decision.action]:
         raise ValueError(f"policy {context.policy.name} chose impossible action {decision.action.label}")
@@ -56,15 +59,15 @@ def remediation(state: dict, context) -> dict:
     return {"remediation": result}
 
 
-@timed_node("remediation_fallback")
+@graph_step("remediation_fallback", inject_faults=False)
 def remediation_fallback(state: dict, context) -> dict:
     """The policy failed: fall back to the rule-based playbook, and to continuing if even that fails."""
     mask = context.action_mask(state)
     try:
-        observation = observe(state)
+        observation = observe(state, mask)
         decision, policy = RulesPolicy().decide(observation, mask, findings_for_policy(state)), "rules (fallback)"
     except Exception as exc:  # the playbook itself could not run: the safe default is to change nothing
-        observation = [0.0] * 10
+        observation = [0.0] * N_POLICY_FEATURES
         decision, policy = Decision(Action.CONTINUE, f"no policy could decide ({type(exc).__name__}): continue"), "continue (fallback)"
     if not mask[decision.action]:
         decision = Decision(Action.CONTINUE, f"fallback choice {decision.action.label} impossible today: continue")

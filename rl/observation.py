@@ -1,8 +1,12 @@
-"""The 10-feature state vector of the original design: ONE function, used by the remediation node and
-by the RL environment alike, so the policy is trained on exactly what it is served.
+"""The state vector a remediation policy sees: ONE function, used by the remediation node and by the RL
+environment alike, so the policy is trained on exactly what it is served.
 
-Every feature is scaled to about [0, 1] (the trend to [-1, 1]) from the day's findings, the bounded
-memory and the model's baseline.
+`build_observation` gives the 10 features of the original design. `policy_observation` adds the
+context a learned policy needs to tell regimes apart that those 10 features confuse (a prior shift
+and a concept drift both look like "accuracy down, inputs stable"): the incident's root cause as the
+alert node judged it, how long it has been open, how much of the horizon is left, and what the action
+mask allows. The hand-written playbook reads the same root cause, so both policies see the same facts.
+Every feature is scaled to about [0, 1] (the trend to [-1, 1]).
 """
 from __future__ import annotations
 
@@ -30,11 +34,17 @@ def _clip(x: float, low: float = 0.0, high: float = 1.0) -> float:
 
 
 def accuracy_trend(recent: list[dict], days: int = 5) -> float:
+    """Least-squares slope of accuracy per day over the last `days` days.
+
+    >>> round(accuracy_trend([{"day": d, "accuracy": 0.9 - 0.01 * d} for d in range(5)]), 4)
+    -0.01
+    """
     points = [(r["day"], r["accuracy"]) for r in recent[-days:] if r.get("accuracy") is not None]
     if len(points) < 2:
         return 0.0
     x, y = np.array(points, dtype=float).T
-    return float(np.polyfit(x, y, 1)[0])
+    x = x - x.mean()
+    return float((x @ (y - y.mean())) / (x @ x))
 
 
 def build_observation(day: int, performance: dict, drift: dict, memory: dict, baseline: dict) -> list[float]:
@@ -42,7 +52,7 @@ def build_observation(day: int, performance: dict, drift: dict, memory: dict, ba
     if accuracy is None:
         accuracy = baseline["reference_accuracy"]
     since_retrain = day - (memory["last_retrain_day"] if memory["last_retrain_day"] is not None else -1)
-    daily_errors_budget = baseline["expected_rows"] * baseline["cost_per_error"]
+    daily_errors_budget = baseline["daily_volume"] * baseline["cost_per_error"]
     retrain_cost = ACTION_COSTS[Action.RETRAIN_NOW].dollars / (0.1 * daily_errors_budget)
     excess_loss = max(0.0, baseline["reference_accuracy"] - accuracy) * daily_errors_budget
     incident = memory.get("incident")
@@ -63,3 +73,28 @@ def build_observation(day: int, performance: dict, drift: dict, memory: dict, ba
         _clip((day - first_seen) / 60.0),
         _clip(memory.get("previous_success", 0.5)),
     ]
+
+
+ROOT_CAUSES = ("bad_deployment", "data_pipeline_fault", "prior_shift", "covariate_drift", "concept_drift")
+CONTEXT_FEATURES = (
+    "days_left",  # share of the horizon still ahead (acting on the last day buys little)
+    *(f"cause_{c}" for c in ROOT_CAUSES),  # the open incident's root cause, one-hot (all 0: none or other)
+    "incident_age",  # days the incident has been open /10 (0: no incident)
+    "retrain_pending",  # a scheduled retrain is coming
+    "rollback_available",  # there is a previous version to roll back to
+)
+POLICY_FEATURES = OBSERVATION_FEATURES + CONTEXT_FEATURES
+N_POLICY_FEATURES = len(POLICY_FEATURES)
+
+
+def policy_observation(day: int, days: int, performance: dict, drift: dict, memory: dict, baseline: dict,
+                       incident: dict | None, mask: list[int]) -> list[float]:
+    cause = (incident or {}).get("root_cause")
+    context = [
+        _clip((days - day) / days),
+        *(1.0 if cause == c else 0.0 for c in ROOT_CAUSES),
+        _clip((day - incident["opened_day"] + 1) / 10.0) if incident else 0.0,
+        0.0 if mask[Action.RETRAIN_IN_3_DAYS] else 1.0,
+        1.0 if mask[Action.ROLLBACK] else 0.0,
+    ]
+    return build_observation(day, performance, drift, memory, baseline) + context

@@ -22,13 +22,6 @@ class Action(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
-    @classmethod
-    def from_label(cls, label: str) -> "Action":
-        try:
-            return cls[label.upper()]
-        except KeyError:
-            raise ValueError(f"unknown action {label!r}; choose from {', '.join(a.label for a in cls)}") from None
-
 
 @dataclass(frozen=True)
 class ActionCost:

@@ -68,10 +68,6 @@ class ModelSpec:
     def categorical_names(self) -> list[str]:
         return [f.name for f in self.categorical]
 
-    @property
-    def feature_names(self) -> list[str]:
-        return self.numeric_names + self.categorical_names
-
     def categorical_feature(self, name: str) -> CategoricalFeature:
         for feature in self.categorical:
             if feature.name == name:

@@ -38,7 +38,17 @@ class LogisticModel:
         return np.hstack(blocks)
 
     def score(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-        return sigmoid(self.design(numeric, categorical) @ np.asarray(self.weights) + self.intercept)
+        """Same as sigmoid(design @ weights + intercept), without building the one-hot matrix."""
+        p = len(self.numeric_means)
+        weights = np.asarray(self.weights)
+        z = (numeric - np.asarray(self.numeric_means)) / np.asarray(self.numeric_stds)
+        np.nan_to_num(z, copy=False)  # serving imputes a missing value with the training mean (z = 0)
+        logit = z @ weights[:p] + self.intercept
+        start = p
+        for j, count in enumerate(self.category_counts):
+            logit += weights[start:start + count][np.clip(categorical[:, j], 0, count - 1)]
+            start += count
+        return sigmoid(logit)
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
         return (scores >= self.threshold).astype(np.int8)

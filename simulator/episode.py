@@ -56,7 +56,7 @@ def end_day(world: World, sim: dict, day: int, action: Action) -> DayResult:
         counterfactual_accuracy=world.serve(tomorrow_noop, day + 1).true_accuracy,
         cost=effect.cost,
         downtime_hours=effect.downtime_hours,
-        rows=len(nxt),
+        rows=world.spec.daily_volume,  # dollars on the real volume, also when the RL env serves fewer rows
         cost_per_error=world.spec.cost_per_error,
         acted=Action(action) != Action.CONTINUE,
         degraded_days=sim["degraded_days"],

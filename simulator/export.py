@@ -20,19 +20,15 @@ from nodes.quality import label_quality
 from simulator import episode
 from simulator.actions import Action
 from simulator.catalog import DEFAULT_MODEL, MODELS, get_model
+from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
 from simulator.world import World
 from stores.db import day_date, day_start_ts
 from stores.predictions import view_from_log
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def parse_args(argv):
-    p = _Parser(prog="python -m simulator.export", description=__doc__,
+    p = OneLineParser(prog="python -m simulator.export", description=__doc__,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"one of {', '.join(MODELS)}, or all (default {DEFAULT_MODEL})")
     p.add_argument("--scenario", default=DEFAULT_SCENARIO, help=f"one of {', '.join(SCENARIOS)} (default {DEFAULT_SCENARIO})")
@@ -45,9 +41,7 @@ def parse_args(argv):
 def export_model(world: World, days: int, folder: Path, progress: Progress | None = None) -> dict:
     spec, schema = world.spec, world.schema()
     folder.mkdir(parents=True, exist_ok=True)
-    baseline = {"reference_accuracy": world.reference_accuracy, "expected_rows": spec.daily_volume,
-                "sla_accuracy": spec.sla_accuracy, "latency_p95_sla_ms": spec.latency_p95_sla_ms,
-                "reference_latency_p95_ms": float(np.percentile(world.reference.latency_ms, 95))}
+    baseline = world.monitoring_baseline()
     reference = profile_view(view_from_log(-1, world.to_log(world.reference), schema), schema)
     sim = episode.start(world)
     task = progress.add_task(spec.name, total=days) if progress else None
@@ -73,7 +67,7 @@ def export_model(world: World, days: int, folder: Path, progress: Progress | Non
                              int(batch.labelled[i]), f"{batch.latency_ms[i]:.2f}"])
             rows_written += len(batch)
             view = view_from_log(day, log, schema)
-            perf = assess_performance(view, {**baseline, "cost_per_error": spec.cost_per_error})
+            perf = assess_performance(view, baseline)
             quality = label_quality(view.labelled) if view.n_labelled else {}
             mw.writerow([day, day_date(day), len(batch), view.n_labelled, f"{batch.true_accuracy:.5f}",
                          _fmt(perf["accuracy"]), _fmt(perf["expected_accuracy"]), _fmt(quality.get("precision")),
@@ -102,7 +96,7 @@ def main(argv=None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     with Progress() as progress:
         for name in models:
             result = export_model(World(get_model(name), scenario, args.seed), args.days, args.out / name, progress)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,8 @@ MONITORING_LABEL_MULTIPLIER = 2.0
 LABEL_OUTAGE_PROBABILITY = 0.04
 BAD_RELEASE_LATENCY_FACTOR = 2.5
 DAY_CACHE = 10
+SERVED_CACHE = 8
+ROW_BLOCK = 5000  # rows are drawn in blocks from independent streams (see World)
 
 
 @dataclass
@@ -61,10 +63,6 @@ class DayBatch:
         """Accuracy on every row, labelled or not: what the world knows and mlmon estimates."""
         return float(np.mean(self.prediction == self.label))
 
-    def take(self, mask: np.ndarray) -> "DayBatch":
-        fields = {k: (v[mask] if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
-        return DayBatch(**fields)
-
 
 @dataclass
 class WorldState:
@@ -80,7 +78,8 @@ class WorldState:
     latency_factor: float = 1.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Shallow on purpose: model dicts are never mutated in place, only replaced.
+        return {**self.__dict__, "monitoring_windows": [list(w) for w in self.monitoring_windows]}
 
     @classmethod
     def from_dict(cls, data: dict) -> "WorldState":
@@ -125,15 +124,31 @@ def _model_salt(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-class World:
-    """Draws, serves and remediates one model's traffic under one scenario for one seed."""
+_REFERENCE_CACHE: OrderedDict[tuple, tuple[LogisticModel, "DayBatch"]] = OrderedDict()
+_REFERENCE_CACHE_SIZE = 64
 
-    def __init__(self, spec: ModelSpec, scenario: Scenario, seed: int):
+
+class World:
+    """Draws, serves and remediates one model's traffic under one scenario for one seed.
+
+    `max_rows_per_day` is the RL environment's lighter path: rows are drawn in blocks of ROW_BLOCK
+    from per-block streams, so a capped day is exactly the first blocks of the full day (the same
+    rows, fewer of them). `reference_seed` picks the pre-launch data the initial model was fitted on
+    (default: the seed); fits are cached, as the RL environment resets thousands of worlds.
+    """
+
+    def __init__(self, spec: ModelSpec, scenario: Scenario, seed: int, *, max_rows_per_day: int | None = None,
+                 reference_seed: int | None = None):
+        if max_rows_per_day is not None and (max_rows_per_day <= 0 or max_rows_per_day % ROW_BLOCK):
+            raise ValueError(f"max_rows_per_day must be a positive multiple of {ROW_BLOCK}")
         self.spec = spec
         self.scenario = scenario
         self.seed = int(seed)
+        self.reference_seed = self.seed if reference_seed is None else int(reference_seed)
+        self.rows_per_day = min(spec.daily_volume, max_rows_per_day or spec.daily_volume)
         self._salt = _model_salt(spec.name)
         self._draws: OrderedDict[int, _DayDraw] = OrderedDict()
+        self._served: OrderedDict[tuple, DayBatch] = OrderedDict()
         self._numeric_mean = np.array([f.mean for f in spec.numeric])
         self._numeric_std = np.array([f.std for f in spec.numeric])
         self._category_counts = [len(spec.all_categories(c)) for c in spec.categorical_names]
@@ -146,35 +161,38 @@ class World:
         self._segment_col = spec.categorical_names.index(spec.segment.column)
         self._segment_code = spec.all_categories(spec.segment.column).index(spec.segment.value)
         self._group_col = spec.categorical_names.index(spec.group)
-        self._initial_model, self.reference = self._fit_initial_model()
+        self._category_effects = [(spec.categorical_names.index(key.split("=")[0]),
+                                   spec.all_categories(key.split("=")[0]).index(key.split("=")[1]), effect)
+                                  for key, effect in spec.truth_category_effects.items()]
+        self._category_cum = [np.cumsum(f.probs) for f in spec.categorical]
+        self._initial_model, self.reference = self._initial()
         self.reference_accuracy = self.reference.true_accuracy
 
     # ---- randomness -------------------------------------------------------------------------
-    def _rng(self, *stream: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([self.seed, self._salt, *stream]))
+    def _rng(self, *stream: int, seed: int | None = None) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed if seed is None else seed, self._salt, *stream]))
 
     def _draw_rows(self, rng: np.random.Generator, n: int, cond: DayConditions):
         spec = self.spec
         segment = rng.random(n) < cond.segment_share
         z = rng.standard_normal((n, len(spec.numeric)))
-        z += cond.seasonal_shift * self._seasonal
-        observed_z = z + np.outer(segment, self._offsets)
+        if cond.seasonal_shift:
+            z += cond.seasonal_shift * self._seasonal
+        observed_z = z + np.outer(segment, self._offsets) if segment.any() else z
         numeric = self._numeric_mean + self._numeric_std * observed_z
         u_cat = rng.random((n, len(spec.categorical)))
         categorical = np.empty((n, len(spec.categorical)), dtype=np.int64)
-        for j, feature in enumerate(spec.categorical):
-            cum = np.cumsum(feature.probs)
+        for j, cum in enumerate(self._category_cum):
             categorical[:, j] = np.minimum(np.searchsorted(cum, u_cat[:, j], side="right"), len(cum) - 1)
-        categorical[segment, self._segment_col] = self._segment_code
-        group_cum = np.cumsum(spec.segment.group_probs)
-        seg_groups = np.minimum(np.searchsorted(group_cum, u_cat[:, self._group_col], side="right"), len(group_cum) - 1)
-        categorical[:, self._group_col] = np.where(segment, seg_groups, categorical[:, self._group_col])
+        if segment.any():
+            categorical[segment, self._segment_col] = self._segment_code
+            group_cum = np.cumsum(spec.segment.group_probs)
+            seg_groups = np.minimum(np.searchsorted(group_cum, u_cat[:, self._group_col], side="right"), len(group_cum) - 1)
+            categorical[:, self._group_col] = np.where(segment, seg_groups, categorical[:, self._group_col])
         weights = (1 - cond.concept) * self._w + cond.concept * self._w_concept
         logit = spec.truth_intercept + cond.prior_shift + z @ weights
-        for key, effect in spec.truth_category_effects.items():
-            col, value = key.split("=")
-            j = spec.categorical_names.index(col)
-            logit = logit + effect * (categorical[:, j] == spec.all_categories(col).index(value))
+        for j, code, effect in self._category_effects:
+            logit = logit + effect * (categorical[:, j] == code)
         label = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int8)
         return z, numeric, categorical, segment, label
 
@@ -183,22 +201,21 @@ class World:
             self._draws.move_to_end(day)
             return self._draws[day]
         cond = self.scenario.conditions(day)
-        rng = self._rng(1, day + 1000)
-        n = self.spec.daily_volume
-        z, numeric, categorical, segment, label = self._draw_rows(rng, n, cond)
+        parts = []
+        for block in range(-(-self.rows_per_day // ROW_BLOCK)):
+            rng = self._rng(1, day + 1000, block)
+            size = min(ROW_BLOCK, self.rows_per_day - block * ROW_BLOCK)
+            parts.append((*self._draw_rows(rng, size, cond), rng.random(size), rng.standard_normal(size),
+                          rng.random(size) < cond.fault_rate))
+        z, numeric, categorical, segment, label, u_labelled, latency_noise, fault_rows = (
+            np.concatenate(cols) for cols in zip(*parts))
+        n = len(label)
+        day_rng = self._rng(3, day + 1000)
         draw = _DayDraw(
-            conditions=cond,
-            z=z,
-            numeric_observed=numeric,
-            categorical=categorical,
-            segment=segment,
-            label=label,
-            u_labelled=rng.random(n),
-            label_outage=bool(rng.random() < LABEL_OUTAGE_PROBABILITY),
-            latency_noise=rng.standard_normal(n),
-            seconds=np.sort(rng.random(n)) * 86400.0,
-            sample_rank=rng.permutation(n),
-            fault_rows=rng.random(n) < cond.fault_rate,
+            conditions=cond, z=z, numeric_observed=numeric, categorical=categorical, segment=segment, label=label,
+            u_labelled=u_labelled, label_outage=bool(day_rng.random() < LABEL_OUTAGE_PROBABILITY),
+            latency_noise=latency_noise, seconds=np.sort(day_rng.random(n)) * 86400.0,
+            sample_rank=day_rng.permutation(n), fault_rows=fault_rows,
         )
         self._draws[day] = draw
         if len(self._draws) > DAY_CACHE:
@@ -206,8 +223,16 @@ class World:
         return draw
 
     # ---- the initial model and its reference window -----------------------------------------
+    def _initial(self) -> tuple[LogisticModel, DayBatch]:
+        key = (self.spec.name, self.reference_seed)
+        if key not in _REFERENCE_CACHE:
+            _REFERENCE_CACHE[key] = self._fit_initial_model()
+            if len(_REFERENCE_CACHE) > _REFERENCE_CACHE_SIZE:
+                _REFERENCE_CACHE.popitem(last=False)
+        return _REFERENCE_CACHE[key]
+
     def _fit_initial_model(self) -> tuple[LogisticModel, DayBatch]:
-        rng = self._rng(0)
+        rng = self._rng(0, seed=self.reference_seed)
         base = DayConditions()
         _, numeric, categorical, _, label = self._draw_rows(rng, REFERENCE_TRAIN_ROWS, base)
         model = fit_logistic(numeric, categorical, label, self._category_counts, version="v1", trained_day=-1, kind="initial")
@@ -229,9 +254,6 @@ class World:
         return WorldState(current=self._initial_model.to_dict())
 
     # ---- serving ----------------------------------------------------------------------------
-    def conditions(self, day: int) -> DayConditions:
-        return self._draw(day).conditions
-
     def label_outage(self, day: int) -> bool:
         """True if no labels at all reach the monitor on `day` (drawn from the seed, ~4% of days)."""
         return self._draw(day).label_outage
@@ -275,7 +297,24 @@ class World:
         return new, [f"release {release.version} deployed (replaces {good.version})"]
 
     def serve(self, state: WorldState, day: int) -> DayBatch:
-        """The day's traffic as the serving system logs it, scored by the state's current model."""
+        """The day's traffic as the serving system logs it, scored by the state's current model.
+
+        Cached on what the serving depends on: the graph and the RL env ask for a day more than once
+        (to score a decision on the next day, then to live it). Callers must not mutate the batch.
+        """
+        model = state.current  # keyed on the parameters, not the name: "v2" differs between worlds
+        key = (day, tuple(model["weights"]), model["intercept"], model["threshold"], state.fault_repaired_day,
+               state.latency_factor, tuple(map(tuple, state.monitoring_windows)))
+        if key in self._served:
+            self._served.move_to_end(key)
+            return self._served[key]
+        batch = self._serve(state, day)
+        self._served[key] = batch
+        if len(self._served) > SERVED_CACHE:
+            self._served.popitem(last=False)
+        return batch
+
+    def _serve(self, state: WorldState, day: int) -> DayBatch:
         draw, numeric, labelled = self._observed(state, day)
         model = state.model
         score = model.score(numeric, draw.categorical)
@@ -335,7 +374,8 @@ class World:
         effect.cost += cost.dollars
         effect.downtime_hours += cost.downtime_hours
 
-    def _labelled_window(self, state: WorldState, last_day: int, days: int) -> DayBatch | None:
+    def _labelled_window(self, state: WorldState, last_day: int, days: int) -> tuple | None:
+        """(numeric, categorical, label, segment) of the labelled rows of the window, oldest first."""
         parts = []
         for d in range(max(0, last_day - days + 1), last_day + 1):
             draw, numeric, labelled = self._observed(state, d)
@@ -359,14 +399,17 @@ class World:
             return s, effect
         numeric, categorical, label, segment = rows
         rng = self._rng(2, day + 1000)
+        # The new version's reference window: the newest labelled rows (the window is in date order), the
+        # traffic it was validated on, so tomorrow's drift is measured against what the model now knows.
+        recent = slice(-min(REFERENCE_ROWS, len(label)), None)
+        reference = numeric[recent], categorical[recent], label[recent], segment[recent]
         if len(label) > RETRAIN_MAX_ROWS:
             keep = rng.choice(len(label), RETRAIN_MAX_ROWS, replace=False)
             numeric, categorical, label, segment = numeric[keep], categorical[keep], label[keep], segment[keep]
         version = f"v{s.next_version}"
         model = fit_logistic(numeric, categorical, label, self._category_counts, version=version, trained_day=day, kind="retrain")
-        ref = min(REFERENCE_ROWS, len(label))
-        effect.reference = self._score_batch(model, day, numeric[:ref], categorical[:ref], label[:ref],
-                                             np.ones(ref, bool), segment[:ref], rng)
+        effect.reference = self._score_batch(model, day, reference[0], reference[1], reference[2],
+                                             np.ones(len(reference[2]), bool), reference[3], rng)
         s.previous, s.current = s.current, model.to_dict()
         s.next_version += 1
         s.latency_factor = 1.0
@@ -383,15 +426,35 @@ class World:
         model.threshold = best_threshold(model.score(numeric, categorical), label)
         return model
 
+    def monitoring_baseline(self) -> dict:
+        """What the monitor judges each day against: the reference window's own figures and the SLA."""
+        ref, spec = self.reference, self.spec
+        return {
+            "reference_accuracy": float(np.mean(ref.prediction == ref.label)),
+            "reference_latency_p95_ms": float(np.percentile(ref.latency_ms, 95)),
+            "expected_rows": self.rows_per_day,  # rows the day's log should hold
+            "daily_volume": spec.daily_volume,  # predictions a day, for dollar figures
+            "sla_accuracy": spec.sla_accuracy,
+            "latency_p95_sla_ms": spec.latency_p95_sla_ms,
+            "cost_per_error": spec.cost_per_error,
+        }
+
     # ---- the prediction log ------------------------------------------------------------------
     def schema(self) -> ModelSchema:
         spec = self.spec
         return ModelSchema(spec.name, spec.numeric_names, spec.categorical_names, spec.group)
 
-    def to_log(self, batch: DayBatch) -> PredictionLog:
-        """The batch as the serving system logs it: category names, and labels only where they arrived."""
-        names = [np.array(self.spec.all_categories(c), dtype=object) for c in self.spec.categorical_names]
-        categorical = np.column_stack([names[j][batch.categorical[:, j]] for j in range(len(names))])
+    def to_log(self, batch: DayBatch, category_names: bool = True) -> PredictionLog:
+        """The batch as the serving system logs it: labels only where they arrived.
+
+        Categories are names, as a log holds them; `category_names=False` keeps the integer codes, which
+        the monitoring functions treat alike and the RL environment can afford.
+        """
+        if category_names:
+            names = [np.array(self.spec.all_categories(c), dtype=object) for c in self.spec.categorical_names]
+            categorical = np.column_stack([names[j][batch.categorical[:, j]] for j in range(len(names))])
+        else:
+            categorical = batch.categorical
         label = np.where(batch.labelled, batch.label.astype(float), np.nan)
         columns = Columns(batch.numeric, categorical, batch.score, batch.prediction, label, batch.latency_ms)
         return PredictionLog(batch.model_version, columns, batch.seconds, batch.sample_rank)

@@ -23,29 +23,46 @@ def day_date(day: int) -> str:
     return (EPOCH + timedelta(days=day)).date().isoformat()
 
 
-def check_sqlite_file(path: Path) -> None:
-    """Raise StoreError if `path` exists but is not a readable SQLite database. Never writes."""
+# Stamped into every stores file (PRAGMA application_id), so a stranger's SQLite file is refused, not altered.
+MLMON_APPLICATION_ID = 0x6D6C6D6E  # "mlmn"
+
+
+def check_sqlite_file(path: Path, application_id: int | None = None, tables: set[str] | None = None) -> None:
+    """Raise StoreError unless `path` is absent, empty, or a readable SQLite file of the expected kind.
+
+    Opens read-only and never writes. A file with tables must carry `application_id` (if given) and
+    hold no tables outside `tables` (if given).
+    """
     if not path.exists():
         return
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            conn.execute("PRAGMA schema_version").fetchone()
-            conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+            found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            stamp = conn.execute("PRAGMA application_id").fetchone()[0]
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+    if not found:
+        return
+    if application_id is not None and stamp != application_id:
+        raise StoreError(f"{path} is a SQLite database, but not an mlmon store")
+    if tables is not None and not found <= tables:
+        raise StoreError(f"{path} is a SQLite database with tables mlmon does not know ({', '.join(sorted(found - tables))})")
 
 
-def open_database(path: Path | str) -> sqlite_utils.Database:
+def open_database(path: Path | str, read_only: bool = False) -> sqlite_utils.Database:
     path = Path(path)
-    check_sqlite_file(path)
+    check_sqlite_file(path, application_id=MLMON_APPLICATION_ID)
+    if read_only:
+        return sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
     try:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        conn.execute(f"PRAGMA application_id = {MLMON_APPLICATION_ID}")
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints of the WAL; safe with WAL
-        conn.execute("PRAGMA foreign_keys=ON")
+        # WAL + NORMAL: a killed process loses nothing; an OS crash can lose the last commits.
+        conn.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open {path}: {exc}") from None
     return sqlite_utils.Database(conn)

@@ -12,6 +12,10 @@ import sqlite_utils
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
+def _text(outcome: dict | str) -> str:
+    return outcome if isinstance(outcome, str) else json.dumps(outcome, sort_keys=True)
+
+
 def alert_id(run_id: str, model_id: str, alert_type: str, opened_day: int) -> str:
     return f"{run_id}/{model_id}/alert/{alert_type}/{opened_day}"
 
@@ -48,9 +52,11 @@ class IncidentStore:
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
         aid = alert_id(run_id, model_id, alert_type, day)
-        self.upsert_alert({"id": aid, "run_id": run_id, "model_id": model_id, "alert_type": alert_type,
-                           "severity": severity, "status": "open", "opened_day": day, "last_day": day,
-                           "resolved_day": None, "days_active": 1, "message": message, "incident_id": incident})
+        with self.db.conn:  # a repeat returns the existing alert untouched
+            self.db["alerts"].insert({"id": aid, "run_id": run_id, "model_id": model_id, "alert_type": alert_type,
+                                      "severity": severity, "status": "open", "opened_day": day, "last_day": day,
+                                      "resolved_day": None, "days_active": 1, "message": message,
+                                      "incident_id": incident}, pk="id", ignore=True)
         return aid
 
     def create_incident(self, alert_id: str, root_cause: str, impact: str) -> str:
@@ -67,13 +73,21 @@ class IncidentStore:
     def store_remediation_action(self, incident_id: str | None, action: str, outcome: dict | str, *, run_id: str,
                                  model_id: str, day: int, justification: str = "", policy: str = "",
                                  cost: float = 0.0, downtime_hours: float = 0.0) -> None:
+        """The decision of (run, model, day) with its justification; writing it again replaces it."""
         with self.db.conn:
             self.db["remediation_actions"].upsert({
                 "run_id": run_id, "model_id": model_id, "day": day, "incident_id": incident_id, "action": action,
                 "policy": policy, "justification": justification, "cost": float(cost),
-                "downtime_hours": float(downtime_hours),
-                "outcome": outcome if isinstance(outcome, str) else json.dumps(outcome, sort_keys=True)},
-                pk=("run_id", "model_id", "day"))
+                "downtime_hours": float(downtime_hours), "outcome": _text(outcome)}, pk=("run_id", "model_id", "day"))
+
+    def record_action_outcome(self, *, run_id: str, model_id: str, day: int, outcome: dict | str, cost: float,
+                              downtime_hours: float) -> None:
+        """What the action of (run, model, day) did, once the world applied it (its cost as charged)."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "UPDATE remediation_actions SET outcome = ?, cost = ?, downtime_hours = ? "
+                "WHERE run_id = ? AND model_id = ? AND day = ?",
+                (_text(outcome), float(cost), float(downtime_hours), run_id, model_id, day))
 
     # ---- what the alert node writes each day ------------------------------------------------
     def upsert_alert(self, record: dict) -> None:

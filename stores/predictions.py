@@ -44,8 +44,11 @@ class Columns:
     def __len__(self) -> int:
         return len(self.score)
 
-    def take(self, mask) -> "Columns":
-        return Columns(**{k: v[mask] for k, v in self.__dict__.items()})
+    def take(self, rows) -> "Columns":
+        """The given rows (a boolean mask or indices)."""
+        if getattr(rows, "dtype", None) == bool:
+            rows = np.flatnonzero(rows)  # index once, not one mask scan per column
+        return Columns(**{k: v[rows] for k, v in self.__dict__.items()})
 
 
 @dataclass
@@ -70,6 +73,12 @@ class LabelledRows:
     def __len__(self) -> int:
         return len(self.label)
 
+    @classmethod
+    def from_columns(cls, columns: Columns, schema: "ModelSchema") -> "LabelledRows":
+        labelled = np.flatnonzero(~np.isnan(columns.label))
+        group = columns.categorical[labelled, schema.categorical.index(schema.group)]
+        return cls(group, columns.score[labelled], columns.prediction[labelled], columns.label[labelled])
+
 
 @dataclass
 class DayView:
@@ -89,10 +98,8 @@ class DayView:
 def view_from_log(day: int, log: PredictionLog, schema: ModelSchema, sample_rows: int = SAMPLE_ROWS) -> DayView:
     """The same view the store returns, taken from an in-memory log (used by the RL environment)."""
     cols = log.columns
-    lab = cols.take(~np.isnan(cols.label))
-    group = lab.categorical[:, schema.categorical.index(schema.group)]
     return DayView(day, len(cols), [log.model_version], cols.take(log.sample_rank < sample_rows),
-                   LabelledRows(group, lab.score, lab.prediction, lab.label))
+                   LabelledRows.from_columns(cols, schema))
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -172,22 +179,26 @@ class PredictionStore:
                    c.prediction[order].astype(int).tolist(), label, c.latency_ms[order].tolist(),
                    log.sample_rank[order].astype(int).tolist(), blobs)
 
-    def store_batch(self, run_id: str, model_id: str, day: int, log: PredictionLog) -> int:
-        """Write one day's log, replacing whatever that (run, model, day) held: a replayed day never duplicates."""
-        schema = self.schema(model_id)
-        table = _table("predictions", model_id)
+    def _replace_rows(self, table: str, key: dict, log: PredictionLog, ts: list[float], version: str) -> int:
+        """Delete the rows under `key` and write the log's rows there, in one transaction (so a replay
+        replaces instead of duplicating). Rows go in sample-rank order: the uniform sample nodes read
+        (rank < k) is then a contiguous run of pages instead of k scattered seeks."""
+        schema = self.schema(table.split("__", 1)[1])
         n = len(log.columns)
-        ts = (day_start_ts(day) + log.seconds).tolist()
-        head = [[run_id] * n, [day] * n, list(range(n)), ts, [log.model_version] * n]
-        cols = ["run_id", "day", "row", "ts", "model_version", *schema.feature_columns,
+        head = [*([value] * n for value in key.values()), list(range(n)), ts, [version] * n]
+        cols = [*key, "row", "ts", "model_version", *schema.feature_columns,
                 "score", "prediction", "label", "latency_ms", "sample_rank", "numeric_blob"]
+        where = " AND ".join(f"[{k}] = ?" for k in key)
         sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
-        # Stored in sample-rank order: the uniform sample nodes read (rank < k) is then a contiguous run of
-        # pages instead of k scattered seeks.
         with self.db.conn:
-            self.db.conn.execute(f"DELETE FROM [{table}] WHERE run_id = ? AND day = ?", (run_id, day))
+            self.db.conn.execute(f"DELETE FROM [{table}] WHERE {where}", tuple(key.values()))
             self.db.conn.executemany(sql, self._rows(log, head))
         return n
+
+    def store_batch(self, run_id: str, model_id: str, day: int, log: PredictionLog) -> int:
+        """Write one day's log, replacing whatever that (run, model, day) held: a replayed day never duplicates."""
+        return self._replace_rows(_table("predictions", model_id), {"run_id": run_id, "day": day}, log,
+                                  (day_start_ts(day) + log.seconds).tolist(), log.model_version)
 
     def store_prediction(self, model_id: str, features: dict, prediction: int, timestamp: float, *, run_id: str,
                          day: int, row: int, score: float | None = None, label: int | None = None,
@@ -205,16 +216,9 @@ class PredictionStore:
             self.db[_table("predictions", model_id)].upsert(record, pk=("run_id", "day", "row"))
 
     def store_reference(self, run_id: str, model_id: str, version: str, log: PredictionLog) -> None:
-        schema = self.schema(model_id)
-        table = _table("reference", model_id)
-        n = len(log.columns)
-        head = [[run_id] * n, [version] * n, list(range(n)), log.seconds.tolist(), [version] * n]
-        cols = ["run_id", "version", "row", "ts", "model_version", *schema.feature_columns,
-                "score", "prediction", "label", "latency_ms", "sample_rank", "numeric_blob"]
-        sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
-        with self.db.conn:
-            self.db.conn.execute(f"DELETE FROM [{table}] WHERE run_id = ? AND version = ?", (run_id, version))
-            self.db.conn.executemany(sql, self._rows(log, head))
+        """The reference window a model version is judged against (its validation rows)."""
+        self._replace_rows(_table("reference", model_id), {"run_id": run_id, "version": version}, log,
+                           log.seconds.tolist(), version)
 
     # ---- reading ------------------------------------------------------------------------------
     def _columns(self, schema: ModelSchema, rows: list[tuple]) -> Columns:
@@ -257,9 +261,7 @@ class PredictionStore:
         if not rows:
             raise StoreError(f"no reference window for {model_id} version {version} in run {run_id}")
         cols = self._columns(schema, rows)
-        lab = cols.take(~np.isnan(cols.label))
-        group = lab.categorical[:, schema.categorical.index(schema.group)]
-        return DayView(-1, len(cols), [version], cols, LabelledRows(group, lab.score, lab.prediction, lab.label))
+        return DayView(-1, len(cols), [version], cols, LabelledRows.from_columns(cols, schema))
 
     @staticmethod
     def _labelled(rows: list[tuple]) -> LabelledRows:
@@ -268,11 +270,6 @@ class PredictionStore:
         group, score, prediction, label = zip(*rows)
         return LabelledRows(np.array(group, dtype=object), np.array(score, dtype=float),
                             np.array(prediction, dtype=float), np.array(label, dtype=float))
-
-    def has_reference(self, run_id: str, model_id: str, version: str) -> bool:
-        table = _table("reference", model_id)
-        row = self.db.conn.execute(f"SELECT 1 FROM [{table}] WHERE run_id = ? AND version = ? LIMIT 1", (run_id, version)).fetchone()
-        return row is not None
 
     def get_predictions(self, model_id: str, date_range: tuple[int, int], *, run_id: str | None = None,
                         limit: int | None = 1000) -> list[dict]:

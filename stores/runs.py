@@ -6,16 +6,20 @@ import time
 
 import sqlite_utils
 
+from stores.db import open_database
+
 
 class RunRegistry:
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, create: bool = True):
         self.db = db
-        with db.conn:
-            if "runs" not in db.table_names():
+        if create and "runs" not in db.table_names():
+            with db.conn:
                 db["runs"].create({"run_id": str, "config": str, "status": str, "started_at": float,
                                    "finished_at": float}, pk="run_id")
 
     def get(self, run_id: str) -> dict | None:
+        if "runs" not in self.db.table_names():
+            return None
         rows = list(self.db.query("SELECT * FROM runs WHERE run_id = ?", [run_id]))
         if not rows:
             return None
@@ -33,5 +37,17 @@ class RunRegistry:
                                  (time.time(), run_id))
 
     def latest_unfinished(self) -> dict | None:
+        if "runs" not in self.db.table_names():
+            return None
         rows = list(self.db.query("SELECT run_id FROM runs WHERE status != 'finished' ORDER BY started_at DESC LIMIT 1"))
         return self.get(rows[0]["run_id"]) if rows else None
+
+
+def read_run(path, run_id: str | None) -> dict | None:
+    """A run's registry entry (the newest unfinished one if run_id is None), read without writing."""
+    db = open_database(path, read_only=True)
+    try:
+        registry = RunRegistry(db, create=False)
+        return registry.latest_unfinished() if run_id is None else registry.get(run_id)
+    finally:
+        db.conn.close()

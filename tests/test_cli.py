@@ -30,12 +30,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--model", "gpt_detector"], "unknown model 'gpt_detector'"),
-    (["--scenario", "apocalypse"], "unknown scenario 'apocalypse'"),
+    (["--model", "gpt_detector"], "invalid choice: 'gpt_detector'"),
+    (["--scenario", "apocalypse"], "invalid choice: 'apocalypse'"),
     (["--days", "0"], "--days must be a positive"),
     (["--days", "-5"], "--days must be a positive"),
     (["--days", "many"], "invalid int value"),
-    (["--policy", "oracle"], "unknown policy 'oracle'"),
+    (["--policy", "oracle"], "invalid choice: 'oracle'"),
     (["--seed", "-1"], "--seed must be >= 0"),
 ])
 def test_bad_arguments_give_one_line_and_write_nothing(tmp_path, args, needle):
@@ -64,6 +64,23 @@ def test_corrupt_database_is_refused_and_left_untouched(tmp_path, name):
 
 def test_bad_fault_spec_is_refused(tmp_path):
     assert_one_line_error(cli("--output-dir", str(tmp_path / "o"), env={"MLMON_FAULT": "teleporter@3"}), "unknown node 'teleporter'")
+    assert_one_line_error(cli("--output-dir", str(tmp_path / "o"), env={"MLMON_FAULT": "drift@soon"}), "bad day range")
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    foreign = sqlite3.connect(tmp_path / "mlmon.db")
+    foreign.execute("CREATE TABLE runs (x INTEGER)")
+    foreign.commit()
+    foreign.close()
+    before = snapshot(tmp_path)
+    assert_one_line_error(cli("--output-dir", str(tmp_path), "--days", "1"), "not an mlmon store")
+    assert_one_line_error(cli("--output-dir", str(tmp_path), "--run-id", "x", "--days", "1"), "not an mlmon store")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_run_id_that_is_not_a_file_name_is_refused(tmp_path):
+    assert_one_line_error(cli("--output-dir", str(tmp_path / "o"), "--run-id", "a/b"), "--run-id 'a/b' must be")
+    assert not (tmp_path / "o" / "mlmon.db").exists()
 
 
 def test_resume_rules(tmp_path):
@@ -101,31 +118,80 @@ def table_rows(db: Path, table: str, skip: tuple = ()) -> list[tuple]:
         return conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{table}] ORDER BY 1, 2, 3, 4").fetchall()
 
 
-@pytest.mark.slow
-def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
-    args = ["--run-id", "crash", "--days", "30", "--seed", "3", "--quiet"]
-    crashed, clean = tmp_path / "crashed", tmp_path / "clean"
-    command = [sys.executable, "-m", "graph.run", "--output-dir", str(crashed), *args]
+STORE_TABLES = [("predictions__pneumonia_classifier_v1", ()), ("reference__pneumonia_classifier_v1", ()),
+                ("metrics", ()), ("day_summaries", ("cycle_ms",)), ("alerts", ()), ("incidents", ()),
+                ("remediation_actions", ())]
+CRASH_ARGS = ["--run-id", "crash", "--days", "16", "--seed", "3", "--scenario", "sudden_shift", "--quiet"]
 
-    for kill_after_day in (6, 17):  # two crashes at different points of the run
+
+def assert_same_as_uninterrupted(crashed: Path, clean: Path, days: int = 16) -> None:
+    assert without_timings(load_report(crashed, "crash")) == without_timings(load_report(clean, "crash"))
+    for table, skip in STORE_TABLES:
+        assert table_rows(crashed / "mlmon.db", table, skip) == table_rows(clean / "mlmon.db", table, skip), table
+    with sqlite3.connect(crashed / "mlmon.db") as conn:
+        per_day = dict(conn.execute("SELECT day, count(*) FROM predictions__pneumonia_classifier_v1 GROUP BY day"))
+    assert per_day == {day: 5000 for day in range(days)}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    clean = tmp_path_factory.mktemp("clean")
+    result = cli("--output-dir", str(clean), *CRASH_ARGS)
+    assert result.returncode == 0, result.stderr
+    return clean
+
+
+def resume(folder: Path) -> subprocess.CompletedProcess:
+    result = cli("--output-dir", str(folder), *CRASH_ARGS)
+    assert result.returncode == 0, result.stderr
+    assert "resumed at day" in result.stderr
+    return result
+
+
+@pytest.mark.slow
+def test_sigkill_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted):
+    crashed = tmp_path / "crashed"
+    command = [sys.executable, "-m", "graph.run", "--output-dir", str(crashed), *CRASH_ARGS]
+    for kill_after_day in (4, 11):  # two crashes, wherever the run happens to be
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wait_for_day(crashed / "mlmon.db", kill_after_day, proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
         assert not (crashed / "final_report_crash.json").exists()
+    resume(crashed)
+    assert_same_as_uninterrupted(crashed, uninterrupted)
 
-    resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resumed at day" in resumed.stderr
-    uninterrupted = cli("--output-dir", str(clean), *args)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr
 
-    assert without_timings(load_report(crashed, "crash")) == without_timings(load_report(clean, "crash"))
-    for table, skip in [("predictions__pneumonia_classifier_v1", ()), ("reference__pneumonia_classifier_v1", ()),
-                        ("metrics", ()), ("day_summaries", ("cycle_ms",)), ("alerts", ()), ("incidents", ()),
-                        ("remediation_actions", ())]:
-        assert table_rows(crashed / "mlmon.db", table, skip) == table_rows(clean / "mlmon.db", table, skip), table
-    with sqlite3.connect(crashed / "mlmon.db") as conn:
-        per_day = dict(conn.execute("SELECT day, count(*) FROM predictions__pneumonia_classifier_v1 GROUP BY day"))
-    assert per_day == {day: 5000 for day in range(30)}
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", ["load_day@2", "alert@12", "remediation@12", "act@12", "record@5", "performance@13"])
+def test_sigkill_right_after_a_steps_writes_then_resume_equals_an_uninterrupted_run(tmp_path, uninterrupted, kill):
+    """The worst moments: a step's rows are in the stores but its checkpoint is not (MLMON_KILL)."""
+    crashed = tmp_path / "crashed"
+    killed = cli("--output-dir", str(crashed), *CRASH_ARGS, env={"MLMON_KILL": kill})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    resume(crashed)
+    assert_same_as_uninterrupted(crashed, uninterrupted)
+
+
+def test_a_second_process_on_a_running_run_is_refused(tmp_path):
+    command = [sys.executable, "-m", "graph.run", "--output-dir", str(tmp_path), "--run-id", "busy", "--quiet"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for_day(tmp_path / "mlmon.db", 1, proc)
+        assert_one_line_error(cli("--output-dir", str(tmp_path), "--run-id", "busy"), "already running in another process")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_sigkill_in_a_multi_model_run_resumes_every_thread(tmp_path):
+    args = ["--model", "all", "--days", "3", "--scenario", "stable", "--run-id", "multi", "--quiet"]
+    killed = cli("--output-dir", str(tmp_path / "crashed"), *args, env={"MLMON_KILL": "act@1"})
+    assert killed.returncode == -signal.SIGKILL
+    resumed = cli("--output-dir", str(tmp_path / "crashed"), *args)
+    clean = cli("--output-dir", str(tmp_path / "clean"), *args)
+    assert resumed.returncode == 0 and clean.returncode == 0, resumed.stderr + clean.stderr
+    assert "pneumonia_classifier_v1: resumed at day 1" in resumed.stderr
+    assert without_timings(load_report(tmp_path / "crashed", "multi")) == without_timings(load_report(tmp_path / "clean", "multi"))

@@ -10,6 +10,8 @@ from conftest import cli, load_report, run_job
 from simulator.catalog import MODELS, get_model
 from simulator.scenarios import get_scenario
 from simulator.world import World
+from graph.runner import open_checkpointer
+from graph.state import MEMORY_ACTIONS, MEMORY_DAYS
 
 ALL_MODELS = list(MODELS)
 DAY_FIELDS = {"day", "accuracy", "drift_score", "drift_severity", "performance_status", "alerts", "action", "reward",
@@ -118,13 +120,23 @@ def test_a_day_without_labels_routes_around_label_metrics(tmp_path):
     assert all(not d["accuracy_estimated"] and d["skipped"] == [] for d in report["days"][:day])
 
 
-def test_checkpoint_size_per_day_stays_bounded(tmp_path):
-    run_job(tmp_path, days=40, policy="rules")
-    conn = sqlite3.connect(tmp_path / "checkpoints.db")
-    sizes = [n for (n,) in conn.execute("SELECT length(checkpoint) FROM checkpoints ORDER BY rowid")]
-    per_day = len(sizes) // 40
-    middle, end = sizes[15 * per_day:25 * per_day], sizes[30 * per_day:]
-    assert max(end) <= 1.15 * max(middle)
+def final_state(output_dir, run_id: str) -> dict:
+    saver = open_checkpointer(output_dir)
+    try:
+        return saver.get_tuple({"configurable": {"thread_id": f"{run_id}:pneumonia_classifier_v1"}}).checkpoint["channel_values"]
+    finally:
+        saver.conn.close()
+
+
+def test_checkpointed_state_does_not_grow_with_the_run(tmp_path):
+    run_job(tmp_path / "short", days=20, scenario="sudden_shift", run_id="short")
+    run_job(tmp_path / "long", days=60, scenario="sudden_shift", run_id="long")
+    short, long = final_state(tmp_path / "short", "short"), final_state(tmp_path / "long", "long")
+    memory = long["memory"]
+    assert len(memory["recent"]) == MEMORY_DAYS and len(memory["actions"]) <= MEMORY_ACTIONS
+    assert len(memory["versions_seen"]) <= 4 and len(memory["reference_versions"]) <= 4
+    size = lambda state: len(json.dumps({k: v for k, v in state.items() if k != "run_id"}))  # noqa: E731
+    assert size(long) <= 1.03 * size(short)
 
 
 def test_all_models_in_one_run_write_one_report_with_every_model(tmp_path):
