@@ -27,8 +27,10 @@ def plot_run(report: dict, path: Path) -> None:
     ax.axhline(report["summary"]["sla_accuracy"], color="#e53935", lw=0.8, ls=":", label="SLA")
     for d in days:
         if d["action"] not in (None, "continue"):
-            ax.axvline(d["day"], color="#8e24aa", alpha=0.3, lw=1)
-    ax.set_title("Accuracy (purple lines: remediations)")
+            ax.axvline(d["day"], color="#8e24aa", alpha=0.5, lw=1, ls=":")
+        if any(e.startswith(("retrained", "rolled back", "threshold set")) for e in d["events"]):
+            ax.axvline(d["day"] + 0.5, color="#8e24aa", alpha=0.6, lw=1.5)
+    ax.set_title("Accuracy (purple: dotted = decided, solid = took effect that night)")
     ax.set_xlabel("day")
     ax.legend(fontsize=8)
 

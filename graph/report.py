@@ -28,7 +28,8 @@ def model_report(stores: Stores, run_id: str, model: str, config: dict) -> dict:
             "model_version": s["model_version"], "true_accuracy": s["true_accuracy"],
             "counterfactual_accuracy": s["counterfactual_accuracy"], "events": s["events"], "cycle_ms": s["cycle_ms"],
         })
-    return {"run_id": run_id, "model": model, "scenario": config["scenario"], "seed": config["seed"],
+    return {"run_id": run_id, "model": model, "scenario": config["scenario"],
+            "scenario_params": {k: config.get(k) for k in ("onset", "severity")}, "seed": config["seed"],
             "policy": config["policy"], "days": days, "summary": summarise(days, spec, stores, run_id, model)}
 
 

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from graph.runner import RunConfig, RunError, RunLocked, execute, validate_output_dir, validate_settings
 from nodes.faults import ENV_VAR as FAULT_ENV_VAR
+from nodes.faults import KILL_VAR
 from rl.policies import POLICY_NAMES
 from simulator.catalog import DEFAULT_MODEL, MODELS
 from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, OneLineParser, wrap
@@ -32,7 +33,8 @@ from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
 from stores import STORES_FILE, StoreError
 from stores.runs import read_run
 
-DEFAULTS = {"model": DEFAULT_MODEL, "scenario": DEFAULT_SCENARIO, "days": 30, "seed": 0, "policy": "rules"}
+DEFAULTS = {"model": DEFAULT_MODEL, "scenario": DEFAULT_SCENARIO, "days": 30, "seed": 0, "policy": "rules",
+            "onset": None, "severity": None}
 
 log = logging.getLogger("mlmon")
 
@@ -44,11 +46,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = OneLineParser(prog="python -m graph.run", description=__doc__, epilog=epilog,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     # Defaults are filled in after parsing, so that resuming a run can tell given settings from defaults.
-    p.add_argument("--model", choices=[*MODELS, "all"], help=f"model to monitor, or all (default {DEFAULT_MODEL})")
-    p.add_argument("--scenario", choices=list(SCENARIOS), help=f"what happens to the world (default {DEFAULT_SCENARIO})")
+    p.add_argument("--model", choices=[*MODELS, "all"], help=f"model to monitor, or all (default: {DEFAULT_MODEL})")
+    p.add_argument("--scenario", choices=list(SCENARIOS), help=f"what happens to the world (default: {DEFAULT_SCENARIO})")
     p.add_argument("--days", type=int, help="number of days to simulate (default 30)")
     p.add_argument("--seed", type=int, help="random seed; the same seed gives the same run (default 0)")
     p.add_argument("--policy", choices=list(POLICY_NAMES), help="remediation policy (default rules)")
+    p.add_argument("--onset", type=int, help="day the scenario's change starts (default 12; not for default/stable/seasonal)")
+    p.add_argument("--severity", type=float, help="size of the scenario's change, 1.0 = as documented (default 1.0)")
     p.add_argument("--output-dir", type=Path, default=Path("simulation_results"),
                    help="folder for the stores, checkpoints, report and plots (default simulation_results/)")
     p.add_argument("--run-id", help="name of the run; re-running with the same id resumes it (default: a new id)")
@@ -80,7 +84,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     settings = dict(DEFAULTS)
     if stored is not None:
         previous = stored["config"]
-        settings.update({k: previous[k] for k in ("scenario", "days", "seed", "policy")})
+        settings.update({k: previous.get(k) for k in ("scenario", "days", "seed", "policy", "onset", "severity")})
         settings["model"] = "all" if len(previous["models"]) > 1 else previous["models"][0]
         clash = {k: v for k, v in given.items() if settings[k] != v}
         if clash:
@@ -89,26 +93,38 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     settings.update(given)
     models = list(MODELS) if settings["model"] == "all" else [settings["model"]]
     config = RunConfig(models=models, scenario=settings["scenario"], days=settings["days"], seed=settings["seed"],
-                       policy=settings["policy"], output_dir=args.output_dir, run_id=run_id)
+                       policy=settings["policy"], output_dir=args.output_dir, run_id=run_id,
+                       onset=settings["onset"], severity=settings["severity"])
     validate_settings(config)
     validate_output_dir(config.output_dir)
     return config
 
 
 def day_line(d: dict, with_model: bool) -> str:
-    """One compact line per day: accuracy (* = estimated), drift, status, alert changes, action, reward."""
+    """One line per day: accuracy (* = estimated from scores), drift, status, action, reward, alert changes."""
     acc = "  n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}" + ("*" if d["accuracy_estimated"] else "")
-    changes = [f"+{a['type']}" for a in d["alerts"] if a["event"] == "opened"]
-    changes += [f"-{a['type']}" for a in d["alerts"] if a["event"] == "resolved"]
-    parts = [f"day {d['day']:3d}", f"acc {acc:6s}", f"drift {d['drift_score'] or 0:.2f} {d['drift_severity'] or '-':8s}",
-             f"{d['performance_status'] or '-':8s}", f"{d['action']:19s}"]
+    parts = [f"day {d['day']:2d}", f"acc {acc:6s}", f"drift {d['drift_score'] or 0:.2f} {d['drift_severity'] or '-':8s}",
+             f"{d['performance_status'] or '-':8s}", f"{d['action']:18s}"]
     if d["reward"] is not None:
-        parts.append(f"r {d['reward']:+6.1f}")
-    if changes:
-        parts.append(" ".join(changes))
+        parts.append(f"{d['reward']:+6.1f}")
+    parts += [f"+{a['type']}" for a in d["alerts"] if a["event"] == "opened"]
+    parts += [f"-{a['type']}" for a in d["alerts"] if a["event"] == "resolved"]
     if d["degraded"]:
-        parts.append("DEGRADED: " + ",".join(m["node"] for m in d["degraded"]))
-    return (f"{d['model']}  " if with_model else "") + " ".join(parts)
+        parts.append("DEGRADED:" + ",".join(m["node"] for m in d["degraded"]))
+    return (f"{d['model'].split('_')[0]:9s} " if with_model else "") + " ".join(parts)
+
+
+def summary_lines(report: dict) -> list[str]:
+    s = report["summary"]
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    actions = ", ".join(f"{a} x{n}" for a, n in sorted(s["actions"].items(), key=lambda kv: -kv[1]))
+    return [f"{report['model']}: {s['days']} days, mean accuracy {s['mean_true_accuracy']:.3f} "
+            f"(no action: {s['mean_counterfactual_accuracy']:.3f}), {plural(s['alerts_raised'], 'alert')}, "
+            f"{plural(s['incidents'], 'incident')}",
+            f"  actions: {actions}",
+            f"  cost ${s['total_cost']:,.0f} (no action: ${s['no_action_total_cost']:,.0f}); "
+            f"median cycle {s['median_cycle_ms']:.1f} ms" if s["median_cycle_ms"] is not None else
+            f"  cost ${s['total_cost']:,.0f} (no action: ${s['no_action_total_cost']:,.0f})"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    resume_hint = f"python -m graph.run --run-id {config.run_id} --output-dir {config.output_dir}"
+    entry = os.environ.get("MLMON_ENTRY", "python -m graph.run")  # scripts/run sets itself here
+    resume_hint = f"{entry} --run-id {config.run_id} --output-dir {config.output_dir}"
     progress = None if args.quiet else Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
         TimeElapsedColumn(), console=console, transient=False)
@@ -144,10 +161,16 @@ def main(argv: list[str] | None = None) -> int:
                 progress.console.print(line)
                 progress.update(tasks[data["model"]], completed=data["day"] + 1)
 
+    injected = {v: os.environ[v] for v in (FAULT_ENV_VAR, KILL_VAR) if os.environ.get(v)}
     if progress is None:
         log.info("run %s: %s", config.run_id, config.settings())
+        for var, value in injected.items():
+            log.warning("%s=%s is set: injected faults are active", var, value)
     else:
-        console.print(f"run [bold]{config.run_id}[/] in {config.output_dir}/ (if interrupted, resume with: {resume_hint})")
+        console.print(f"run [bold]{config.run_id}[/] in {config.output_dir}/")
+        console.print(f"  if interrupted, resume with: {resume_hint}", soft_wrap=True)
+        for var, value in injected.items():
+            console.print(f"  [bold yellow]{var}={value}[/] is set: injected faults are active")
     try:
         if progress is not None:
             progress.start()
@@ -156,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()  # before the message, or the bar is redrawn under it
         print(f"\ninterrupted; resume with: {resume_hint}", file=sys.stderr)
         return 130
     except Exception as exc:  # a failure during the run: one line, the traceback only on request
@@ -168,21 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         if progress is not None:
             progress.stop()
 
-    for r in outputs.report.get("models", [outputs.report]):
-        s = r["summary"]
-        message = (f"{r['model']}: {s['days']} days, mean accuracy {s['mean_true_accuracy']:.3f} "
-                   f"(no action: {s['mean_counterfactual_accuracy']:.3f}), {s['alerts_raised']} alerts, "
-                   f"{s['incidents']} incidents, actions {s['actions']}, cost ${s['total_cost']:,.0f} "
-                   f"vs ${s['no_action_total_cost']:,.0f} with no action, median cycle {s['median_cycle_ms']:.1f} ms")
+    lines = [line for r in outputs.report.get("models", [outputs.report]) for line in summary_lines(r)]
+    lines += [f"report: {outputs.report_path}", *(f"plot:   {p}" for p in outputs.plot_paths)]
+    for line in lines:
         if args.quiet:
-            log.info(message)
+            log.info(line)
         else:
-            console.print(message)
-    done = f"report: {outputs.report_path}  plots: {', '.join(str(p) for p in outputs.plot_paths)}"
-    if args.quiet:
-        log.info(done)
-    else:
-        console.print(done)
+            console.print(line, soft_wrap=True)
     return 0
 
 

@@ -57,11 +57,18 @@ class RunConfig:
     policy: str
     output_dir: Path
     run_id: str
+    onset: int | None = None  # scenario parameters; None keeps the scenario's documented default
+    severity: float | None = None
 
     def settings(self) -> dict:
         """What identifies the run's results (resuming with other settings is refused)."""
         return {"models": self.models, "scenario": self.scenario, "days": self.days, "seed": self.seed,
-                "policy": self.policy}
+                "policy": self.policy, "onset": self.onset, "severity": self.severity}
+
+    def world_scenario(self):
+        scenario = get_scenario(self.scenario)
+        changes = {k: v for k, v in (("onset", self.onset), ("severity", self.severity)) if v is not None}
+        return scenario.with_params(**changes) if changes else scenario
 
 
 @dataclass
@@ -96,6 +103,10 @@ def validate_settings(config: RunConfig) -> None:
     for model in config.models:
         get_model(model)
     get_scenario(config.scenario)
+    if config.onset is not None and not 0 <= config.onset < config.days:
+        raise ValueError(f"--onset must be a day of the run (0 to {config.days - 1}), not {config.onset}")
+    if config.severity is not None and not 0 < config.severity <= 3:
+        raise ValueError(f"--severity must be in (0, 3], not {config.severity}")
     if config.days <= 0:
         raise ValueError(f"--days must be a positive number of days, not {config.days}")
     if config.seed < 0:
@@ -143,7 +154,7 @@ def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: Sqlit
     if status == "finished":
         on_event("thread", {"model": model, "status": "finished already"})
         return "finished already"
-    world = World(get_model(model), get_scenario(config.scenario), config.seed)
+    world = World(get_model(model), config.world_scenario(), config.seed)
     stores.predictions.register_model(world.schema())
     stores.predictions.store_reference(config.run_id, model, world.initial_state().model.version, world.to_log(world.reference))
     context = RunContext(stores=stores, schema=world.schema(), policy=make_policy(config.policy, config.seed),

@@ -3,7 +3,7 @@
 An alert opens when its condition first fires, is updated while it keeps firing, and resolves after
 `clear_days` quiet days (hysteresis, so a noisy metric does not flap). All alerts open at the same
 time belong to the model's one open incident, which resolves when its last alert does. The incident's
-root cause is re-judged each day from the evidence so far.
+root cause is judged from the day's evidence while it is vague, and sticks once it is specific.
 """
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ PERFORMANCE_SEVERITY = {
     "latency": {"warning": "medium", "critical": "high"},
     "throughput": {"warning": "medium", "critical": "high"},
 }
+
+
+VAGUE_CAUSES = ("other", "unexplained_degradation", "covariate_drift_without_degradation",
+                "prior_shift_without_degradation", "serving_degradation")
 
 
 def _rank(severity: str) -> int:
@@ -126,7 +130,11 @@ def update_alerts(open_alerts: dict, incident: dict | None, firing: dict, *, day
             incident = {"id": incident_id(run_id, model_id, day), "opened_day": day, "severity": "low"}
         incident = dict(incident)
         incident["severity"] = max([incident["severity"], *(a["severity"] for a in open_alerts.values())], key=_rank)
-        incident["root_cause"] = cause(set(open_alerts))
+        # A specific diagnosis sticks for the incident's life: as a remediation works its alerts resolve
+        # one by one, and the evidence left would otherwise re-label the incident (a rolled-back release
+        # read as concept drift). A vague one is judged again each day.
+        if incident.get("root_cause") in (None, *VAGUE_CAUSES):
+            incident["root_cause"] = cause(set(open_alerts))
         incidents.append({"id": incident["id"], "run_id": run_id, "model_id": model_id, "status": "open",
                           "severity": incident["severity"], "root_cause": incident["root_cause"], "impact": impact,
                           "opened_day": incident["opened_day"], "last_day": day, "resolved_day": None})

@@ -35,9 +35,12 @@ def parse(spec: str, nodes: tuple[str, ...] = NODES, var: str = ENV_VAR) -> dict
             continue
         first, _, last = days.partition("-")
         try:
-            plan[node] = (int(first), int(last or first))
+            window = (int(first), int(last or first))
         except ValueError:
             raise ValueError(f"{var}: bad day range {days!r} in {part!r}") from None
+        if window[0] > window[1]:
+            raise ValueError(f"{var}: day range {days!r} in {part!r} ends before it starts")
+        plan[node] = window
     return plan
 
 

@@ -32,7 +32,7 @@ from simulator.actions import N_ACTIONS, Action
 from simulator.catalog import MODELS, get_model
 from simulator.scenarios import SCENARIOS, get_scenario
 from simulator.world import World, WorldState
-from stores.predictions import view_from_log
+from stores.predictions import reference_from_log, view_from_log
 
 ENV_ID = "mlmon/Remediation-v0"
 REFERENCE_POOL = 16  # pre-launch data sets (and initial models) episodes draw from; fits are cached
@@ -113,7 +113,7 @@ class RemediationEnv(gym.Env):
         key = (self.world.spec.name, self.world.reference_seed, version) if version == "v1" else None
         if key is not None and key in _PROFILES:
             return _PROFILES[key]
-        view = view_from_log(-1, self.world.to_log(batch, category_names=False), self.schema)
+        view = reference_from_log(self.world.to_log(batch, category_names=False), self.schema)
         profile = (profile_view(view, self.schema), view)
         if key is not None:
             _PROFILES[key] = profile

@@ -24,7 +24,7 @@ from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario
 from simulator.world import World
 from stores.db import day_date, day_start_ts
-from stores.predictions import view_from_log
+from stores.predictions import reference_from_log, view_from_log
 
 
 def parse_args(argv):
@@ -42,7 +42,7 @@ def export_model(world: World, days: int, folder: Path, progress: Progress | Non
     spec, schema = world.spec, world.schema()
     folder.mkdir(parents=True, exist_ok=True)
     baseline = world.monitoring_baseline()
-    reference = profile_view(view_from_log(-1, world.to_log(world.reference), schema), schema)
+    reference = profile_view(reference_from_log(world.to_log(world.reference), schema), schema)
     sim = episode.start(world)
     task = progress.add_task(spec.name, total=days) if progress else None
     rows_written = 0

@@ -96,10 +96,16 @@ class DayView:
 
 
 def view_from_log(day: int, log: PredictionLog, schema: ModelSchema, sample_rows: int = SAMPLE_ROWS) -> DayView:
-    """The same view the store returns, taken from an in-memory log (used by the RL environment)."""
+    """The view `PredictionStore.day_view` returns, taken from an in-memory log (RL env, export)."""
     cols = log.columns
     return DayView(day, len(cols), [log.model_version], cols.take(log.sample_rank < sample_rows),
                    LabelledRows.from_columns(cols, schema))
+
+
+def reference_from_log(log: PredictionLog, schema: ModelSchema) -> DayView:
+    """The view `PredictionStore.reference_view` returns (every row is the sample), from memory."""
+    cols = log.columns
+    return DayView(-1, len(cols), [log.model_version], cols, LabelledRows.from_columns(cols, schema))
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -260,8 +266,7 @@ class PredictionStore:
                                     (run_id, version)).fetchall()
         if not rows:
             raise StoreError(f"no reference window for {model_id} version {version} in run {run_id}")
-        cols = self._columns(schema, rows)
-        return DayView(-1, len(cols), [version], cols, LabelledRows.from_columns(cols, schema))
+        return reference_from_log(PredictionLog(version, self._columns(schema, rows), np.empty(0), np.empty(0)), schema)
 
     @staticmethod
     def _labelled(rows: list[tuple]) -> LabelledRows:

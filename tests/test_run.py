@@ -28,7 +28,7 @@ def test_default_command_writes_report_and_plot(tmp_path):
     assert {"total_cost", "no_action_total_cost", "median_cycle_ms", "total_reward"} <= set(report["summary"])
     png = (tmp_path / "simulation_plots_demo.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
-    assert "day  29" in result.stdout  # one summary line per day
+    assert "day 29" in result.stdout and "day 28" in result.stdout  # one summary line per day
 
 
 def test_noop_default_run_reproduces_the_arc(default_noop_report):
@@ -144,3 +144,19 @@ def test_all_models_in_one_run_write_one_report_with_every_model(tmp_path):
     assert [r["model"] for r in report["models"]] == ALL_MODELS
     assert json.loads((tmp_path / "final_report_all.json").read_text())["models"][1]["model"] == "fraud_detector_v2"
     assert all((tmp_path / f"simulation_plots_all_{m}.png").exists() for m in ALL_MODELS)
+
+
+def test_in_memory_monitoring_matches_the_store_path(tmp_path):
+    """The RL env and the export compute findings from memory; the graph reads SQLite. Same numbers."""
+    import csv
+
+    from simulator.export import main as export_main
+
+    report = run_job(tmp_path / "run", days=4, policy="noop", scenario="sudden_shift", run_id="p")
+    assert export_main(["--scenario", "sudden_shift", "--days", "4", "--out", str(tmp_path / "export")]) == 0
+    with open(tmp_path / "export" / "pneumonia_classifier_v1" / "drift_scores.csv") as f:
+        exported = [float(row["drift_score"]) for row in csv.DictReader(f)]
+    with open(tmp_path / "export" / "pneumonia_classifier_v1" / "metrics.csv") as f:
+        measured = [float(row["measured_accuracy"]) for row in csv.DictReader(f)]
+    assert exported == [d["drift_score"] for d in report["days"]]
+    assert measured == pytest.approx([d["accuracy"] for d in report["days"]], abs=1e-5)
