@@ -15,6 +15,7 @@ from graph.memory import effect_on_memory, remember_day
 from nodes import faults
 from nodes.base import graph_step
 from nodes.performance import STATUS_CODE
+from rl.counterfactual import outcome as counterfactual_outcome
 from rl.reward import compute_reward
 from simulator import episode
 from simulator.actions import Action
@@ -47,21 +48,26 @@ def load_day(state: dict, context) -> dict:
 def act(state: dict, context) -> dict:
     """Apply the chosen remediation to the world and score it on the following day."""
     day, action = state["day"], Action(state["remediation"]["action_index"])
+    success = None
+    if action != Action.CONTINUE:  # replayed under the same randomness: did it beat continuing?
+        replay = lambda a: counterfactual_outcome(context.world, state["sim"], day, a, state["days"],  # noqa: E731
+                                                  weights=context.reward_weights)
+        success = bool(replay(action) >= replay(Action.CONTINUE))
     result = episode.end_day(context.world, state["sim"], day, action)
     effect = result.effect
-    outcome = {"cost": effect.cost, "downtime_hours": effect.downtime_hours, "events": effect.events,
+    reward, parts = compute_reward(result.outcome, context.reward_weights)
+    applied = {"cost": effect.cost, "downtime_hours": effect.downtime_hours, "events": effect.events,
                "next_accuracy": result.outcome.accuracy,
                "next_counterfactual_accuracy": result.outcome.counterfactual_accuracy,
+               "reward": reward, "reward_parts": parts, "success": success,
                **effect_on_memory(effect, action.label, state["memory"])}
     if effect.reference is not None:
         context.stores.predictions.store_reference(state["run_id"], state["model"], effect.new_version,
                                                    context.world.to_log(effect.reference))
-    reward, parts = compute_reward(result.outcome, context.reward_weights)
-    outcome.update(reward=reward, reward_parts=parts)
     context.stores.incidents.record_action_outcome(
         run_id=state["run_id"], model_id=state["model"], day=day, cost=effect.cost, downtime_hours=effect.downtime_hours,
-        outcome={"status": "applied", "events": effect.events, "reward": round(reward, 4)})
-    return {"sim": result.sim, "outcome": outcome}
+        outcome={"status": "applied", "events": effect.events, "reward": round(reward, 4), "beat_continuing": success})
+    return {"sim": result.sim, "outcome": applied}
 
 
 def day_summary(state: dict) -> dict:
@@ -75,7 +81,9 @@ def day_summary(state: dict) -> dict:
         "incident": (state["alerts"].get("incident") or {}).get("root_cause"),
         "action": state["remediation"].get("action"), "policy": state["remediation"].get("policy"),
         "justification": state["remediation"].get("justification"),
-        "reward": outcome.get("reward"), "cost": outcome.get("cost", 0.0),
+        "reward": outcome.get("reward"), "cost": outcome.get("cost", 0.0), "success": outcome.get("success"),
+        "observation": state["remediation"].get("observation"), "mask": state["remediation"].get("mask"),
+        "action_index": state["remediation"].get("action_index"),
         "degraded": state.get("degraded", []), "skipped": state.get("skipped", []),
         "model_version": info.get("model_version"), "n_rows": info.get("n_rows"), "n_labelled": info.get("n_labelled"),
         "true_accuracy": info.get("true_accuracy"), "counterfactual_accuracy": info.get("counterfactual_accuracy"),

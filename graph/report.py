@@ -24,13 +24,32 @@ def model_report(stores: Stores, run_id: str, model: str, config: dict) -> dict:
             "drifted_features": s["drifted_features"], "performance_status": s["performance_status"],
             "alerts": s["alerts"], "incident": s["incident"], "action": s["action"], "policy": s["policy"],
             "justification": s["justification"],
-            "reward": s["reward"], "cost": s["cost"], "degraded": s["degraded"], "skipped": s["skipped"],
+            "reward": s["reward"], "cost": s["cost"], "remediation_beat_continuing": s.get("success"),
+            "degraded": s["degraded"], "skipped": s["skipped"],
             "model_version": s["model_version"], "true_accuracy": s["true_accuracy"],
             "counterfactual_accuracy": s["counterfactual_accuracy"], "events": s["events"], "cycle_ms": s["cycle_ms"],
         })
-    return {"run_id": run_id, "model": model, "scenario": config["scenario"],
+    report = {"run_id": run_id, "model": model, "scenario": config["scenario"],
             "scenario_params": {k: config.get(k) for k in ("onset", "severity")}, "seed": config["seed"],
             "policy": config["policy"], "days": days, "summary": summarise(days, spec, stores, run_id, model)}
+    return report
+
+
+def online_learning(output_dir: Path, run_id: str) -> dict | None:
+    """The learning curve of the policy update this run made (read back from the saved policy)."""
+    from rl.online import POLICY_FILE
+    from rl.ppo import load_agent
+
+    path = Path(output_dir) / POLICY_FILE
+    if not path.exists():
+        return None
+    _, checkpoint = load_agent(path)
+    rows = [r for r in checkpoint.get("online_curve", []) if r["run_id"] == run_id]
+    if not rows:
+        return None
+    return {"policy": str(path), "runs_learned_from": checkpoint.get("online_runs", []),
+            "curve": [{k: r[k] for k in ("update", "global_step", "mean_return", "entropy", "approx_kl", "value_loss")}
+                      for r in rows]}
 
 
 def summarise(days: list[dict], spec, stores: Stores, run_id: str, model: str) -> dict:
@@ -41,6 +60,7 @@ def summarise(days: list[dict], spec, stores: Stores, run_id: str, model: str) -
     errors, errors_noop = error_cost("true_accuracy"), error_cost("counterfactual_accuracy")
     cycles = [d["cycle_ms"] for d in days if d["cycle_ms"] is not None]
     alerts = stores.incidents.alerts(run_id, model)
+    judged = [d["remediation_beat_continuing"] for d in days if d["remediation_beat_continuing"] is not None]
     return {
         "days": len(days),
         "mean_true_accuracy": _mean(d["true_accuracy"] for d in days),
@@ -52,6 +72,10 @@ def summarise(days: list[dict], spec, stores: Stores, run_id: str, model: str) -
         "alerts_by_type": dict(Counter(a["alert_type"] for a in alerts)),
         "incidents": len(stores.incidents.incidents(run_id, model)),
         "actions": dict(Counter(d["action"] for d in days)),
+        "remediations": len(judged),
+        "success_rate": round(sum(judged) / len(judged), 4) if judged else None,
+        "success_definition": "share of remediations whose 7-day outcome (the action, then continuing) was at least "
+                              "as good as continuing, replayed under the same randomness",
         "total_reward": round(sum(d["reward"] or 0.0 for d in days), 4),
         "action_cost": action_cost,
         "error_cost": round(errors, 2),
@@ -72,10 +96,11 @@ def _mean(values) -> float | None:
 
 def build_report(stores: Stores, run_id: str, config: dict) -> dict:
     reports = [model_report(stores, run_id, m, config) for m in config["models"]]
+    learning = online_learning(config["output_dir"], run_id) if config["policy"] == "ppo" else None
     if len(reports) == 1:
-        return reports[0]
+        return {**reports[0], "online_learning": learning}
     return {"run_id": run_id, "models": reports, "scenario": config["scenario"], "seed": config["seed"],
-            "policy": config["policy"]}
+            "policy": config["policy"], "online_learning": learning}
 
 
 def write_report(report: dict, path: Path) -> None:

@@ -26,14 +26,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from graph.runner import RunConfig, RunError, RunLocked, execute, validate_output_dir, validate_settings
 from nodes.faults import ENV_VAR as FAULT_ENV_VAR
 from nodes.faults import KILL_VAR
-from rl.policies import POLICY_NAMES
+from rl.policies import POLICY_NAMES, SHIPPED_POLICY
 from simulator.catalog import DEFAULT_MODEL, MODELS
 from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, OneLineParser, wrap
 from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
 from stores import STORES_FILE, StoreError
 from stores.runs import read_run
 
-DEFAULTS = {"model": DEFAULT_MODEL, "scenario": DEFAULT_SCENARIO, "days": 30, "seed": 0, "policy": "rules",
+# The learned policy is the default once one is shipped (rl/trained/); the playbook otherwise.
+DEFAULTS = {"model": DEFAULT_MODEL, "scenario": DEFAULT_SCENARIO, "days": 30, "seed": 0,
+            "policy": "ppo" if SHIPPED_POLICY.exists() else "rules",
             "onset": None, "severity": None}
 
 log = logging.getLogger("mlmon")
@@ -50,7 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scenario", choices=list(SCENARIOS), help=f"what happens to the world (default: {DEFAULT_SCENARIO})")
     p.add_argument("--days", type=int, help="number of days to simulate (default 30)")
     p.add_argument("--seed", type=int, help="random seed; the same seed gives the same run (default 0)")
-    p.add_argument("--policy", choices=list(POLICY_NAMES), help="remediation policy (default rules)")
+    p.add_argument("--policy", choices=list(POLICY_NAMES),
+                   help=f"remediation policy (default: {DEFAULTS['policy']}); ppo keeps learning from each run, "
+                        "saving <output-dir>/rl_policy.pt")
     p.add_argument("--onset", type=int, help="day the scenario's change starts (default 12; not for default/stable/seasonal)")
     p.add_argument("--severity", type=float, help="size of the scenario's change, 1.0 = as documented (default 1.0)")
     p.add_argument("--output-dir", type=Path, default=Path("simulation_results"),
@@ -153,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
                 progress.console.print(message)
                 if data["status"] != "finished already":
                     tasks[data["model"]] = progress.add_task(data["model"], total=data["days"], completed=data["day"])
+        elif kind == "learning":
+            log.info(data["status"])
+            if progress is not None:
+                progress.console.print(data["status"])
         elif kind == "day":
             line = day_line(data, with_model=len(config.models) > 1)
             if progress is None:

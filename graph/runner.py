@@ -111,7 +111,7 @@ def validate_settings(config: RunConfig) -> None:
         raise ValueError(f"--days must be a positive number of days, not {config.days}")
     if config.seed < 0:
         raise ValueError(f"--seed must be >= 0, not {config.seed}")
-    make_policy(config.policy, config.seed)
+    make_policy(config.policy, config.seed, config.output_dir)
     faults.from_environment()
     faults.kills_from_environment()
 
@@ -157,7 +157,8 @@ def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: Sqlit
     world = World(get_model(model), config.world_scenario(), config.seed)
     stores.predictions.register_model(world.schema())
     stores.predictions.store_reference(config.run_id, model, world.initial_state().model.version, world.to_log(world.reference))
-    context = RunContext(stores=stores, schema=world.schema(), policy=make_policy(config.policy, config.seed),
+    context = RunContext(stores=stores, schema=world.schema(),
+                         policy=make_policy(config.policy, config.seed, config.output_dir),
                          world=world, faults=faults.from_environment(), kills=faults.kills_from_environment())
     if status == "new":
         inputs, first_day = initial_state(config, model, world), 0
@@ -202,6 +203,18 @@ def execute(config: RunConfig, on_event: Callable[[str, dict], None] = lambda ki
         return _execute(config, on_event)
 
 
+def learn_from_run(config: RunConfig, stores: Stores) -> dict:
+    """Online learning: the run's days, plus fresh simulated episodes, update <output-dir>/rl_policy.pt."""
+    from rl.online import update_policy
+
+    runs = []
+    for model in config.models:
+        days = stores.metrics.day_summaries(config.run_id, model)
+        runs.append({"observations": [d["observation"] for d in days], "masks": [d["mask"] for d in days],
+                     "actions": [d["action_index"] for d in days], "rewards": [d["reward"] for d in days]})
+    return update_policy(config.output_dir, config.run_id, runs, config.seed)
+
+
 def _execute(config: RunConfig, on_event: Callable[[str, dict], None]) -> RunOutputs:
     try:
         stores = open_stores(config.output_dir / STORES_FILE)
@@ -215,7 +228,10 @@ def _execute(config: RunConfig, on_event: Callable[[str, dict], None]) -> RunOut
                            f"{existing['config']}; use another --run-id")
         stores.runs.start(config.run_id, config.settings())
         threads = {m: run_model(config, m, stores, checkpointer, on_event) for m in config.models}
-        report = build_report(stores, config.run_id, {**config.settings(), "models": config.models})
+        if config.policy == "ppo":
+            on_event("learning", {"status": "updating the policy from this run"})
+            learn_from_run(config, stores)
+        report = build_report(stores, config.run_id, {**config.settings(), "output_dir": config.output_dir})
         report_path = config.output_dir / f"final_report_{config.run_id}.json"
         write_report(report, report_path)
         plots = []

@@ -30,8 +30,7 @@ class ReferenceProfile:
 
 def profile_view(view: DayView, schema: ModelSchema) -> dict[str, ColumnProfile]:
     sample = view.sample
-    ordered = np.sort(sample.numeric, axis=0)  # one sort for every numeric column
-    profiles = {name: ColumnProfile.numeric(ordered[:, j], presorted=True) for j, name in enumerate(schema.numeric)}
+    profiles = dict(zip(schema.numeric, ColumnProfile.numeric_columns(sample.numeric)))
     profiles.update({name: ColumnProfile.categorical(sample.categorical[:, j]) for j, name in enumerate(schema.categorical)})
     profiles[SCORE_COLUMN] = ColumnProfile.numeric(sample.score)
     return profiles

@@ -13,7 +13,7 @@ from stores.predictions import LabelledRows, ModelSchema
 
 MIN_GROUP_ROWS = 50  # groups smaller than this are reported but left out of the bias gap
 MISSING_JUMP = 0.05  # missing share above the reference's by this much is an issue
-STUCK_SHARE = 0.2  # a continuous feature whose most common value holds this share is stuck
+STUCK_SHARE = 0.2  # a continuous feature with this share of repeated values is stuck (normally ~0)
 
 
 def _confusion(prediction: np.ndarray, label: np.ndarray) -> tuple[int, int, int, int]:
@@ -38,13 +38,15 @@ def label_quality(labelled: LabelledRows) -> dict:
     tn, fp, fn, tp = _confusion(labelled.prediction, labelled.label)
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     f1 = None if not precision or not recall else 2 * precision * recall / (precision + recall)
+    # Confusion cells per group in one pass: cell = 2 * label + prediction (tn 0, fp 1, fn 2, tp 3).
+    groups, index = np.unique(labelled.group, return_inverse=True)
+    cell = 2 * labelled.label.astype(int) + labelled.prediction.astype(int)
+    counts = np.bincount(index * 4 + cell, minlength=4 * len(groups)).reshape(-1, 4)
     per_group = {}
-    groups = labelled.group
-    for group in sorted(set(groups.tolist())):
-        mask = groups == group
-        gtn, gfp, gfn, gtp = _confusion(labelled.prediction[mask], labelled.label[mask])
-        per_group[group] = {"n": int(mask.sum()), "accuracy": _ratio(gtn + gtp, mask.sum()),
-                            "recall": _ratio(gtp, gtp + gfn), "false_positive_rate": _ratio(gfp, gfp + gtn)}
+    for group, (gtn, gfp, gfn, gtp) in zip(groups.tolist(), counts.tolist()):
+        n = gtn + gfp + gfn + gtp
+        per_group[group] = {"n": n, "accuracy": _ratio(gtn + gtp, n), "recall": _ratio(gtp, gtp + gfn),
+                            "false_positive_rate": _ratio(gfp, gfp + gtn)}
     judged = [g["accuracy"] for g in per_group.values() if g["n"] >= MIN_GROUP_ROWS and g["accuracy"] is not None]
     return {"precision": precision, "recall": recall, "f1": f1, "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
             "per_group": per_group, "bias_metric": "accuracy", "bias_gap": float(max(judged) - min(judged)) if len(judged) > 1 else 0.0}
@@ -56,7 +58,7 @@ def data_quality(current: dict[str, ColumnProfile], reference: dict[str, ColumnP
     >>> ref = {"x": ColumnProfile.numeric(np.random.default_rng(0).normal(size=2000))}
     >>> stuck = np.r_[np.full(1000, 7.5), np.random.default_rng(1).normal(size=1000)]
     >>> data_quality({"x": ColumnProfile.numeric(stuck)}, ref, ModelSchema("m", ["x"], [], ""))["issues"]
-    [{'feature': 'x', 'issue': 'stuck', 'value': 0.5}]
+    [{'feature': 'x', 'issue': 'stuck', 'value': 0.4997}]
     """
     issues, missing = [], {}
     for name in schema.numeric:
@@ -64,8 +66,8 @@ def data_quality(current: dict[str, ColumnProfile], reference: dict[str, ColumnP
         missing[name] = today.missing_rate
         if today.missing_rate > reference[name].missing_rate + MISSING_JUMP:
             issues.append({"feature": name, "issue": "missing", "value": round(today.missing_rate, 4)})
-        if today.n >= 100 and today.top_share >= STUCK_SHARE:
-            issues.append({"feature": name, "issue": "stuck", "value": round(today.top_share, 4)})
+        if today.n >= 100 and today.repeat_share >= STUCK_SHARE:
+            issues.append({"feature": name, "issue": "stuck", "value": round(today.repeat_share, 4)})
     return {"missing_rate": missing, "issues": issues}
 
 

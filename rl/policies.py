@@ -1,11 +1,13 @@
 """Policies the remediation node can ask: one interface, `decide(observation, mask, findings)`.
 
 `rules` is the hand-written operator playbook keyed on the incident's root cause; `noop` always
-continues; `random` picks uniformly among possible actions (seeded by run seed and day).
+continues; `random` picks uniformly among possible actions (seeded by run seed and day); `ppo` is the
+learned policy (rl.ppo.PPOPolicy).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -13,6 +15,7 @@ import numpy as np
 from simulator.actions import Action
 
 REPEAT_GUARD_DAYS = 5  # the playbook does not repeat a remediation for the same incident within this
+SHIPPED_POLICY = Path(__file__).parent / "trained" / "ppo_remediation.pt"  # made by the command in trained/README.md
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,23 @@ class RulesPolicy:
         return Decision(Action.CONTINUE, f"open {cause} incident ({severity}) with no playbook step: keep watching")
 
 
-def make_policy(name: str, seed: int = 0) -> Policy:
+def make_policy(name: str, seed: int = 0, output_dir=None) -> Policy:
+    """`ppo` loads <output_dir>/rl_policy.pt if a previous run left one there, else the shipped policy."""
     if name == "noop":
         return NoopPolicy()
     if name == "random":
         return RandomPolicy(seed)
     if name == "rules":
         return RulesPolicy()
-    raise ValueError(f"unknown policy {name!r}; choose from rules, noop, random")
+    if name == "ppo":
+        from rl.online import policy_path
+        from rl.ppo import PPOPolicy  # torch is imported only when the learned policy is asked for
+
+        path = policy_path(output_dir) if output_dir is not None else SHIPPED_POLICY
+        if not path.exists():
+            raise ValueError(f"no PPO policy at {path}; train one with python -m rl.train")
+        return PPOPolicy(path)
+    raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICY_NAMES)}")
 
 
-POLICY_NAMES = ("rules", "noop", "random")
+POLICY_NAMES = ("ppo", "rules", "noop", "random")

@@ -20,16 +20,18 @@ from torch.distributions import Categorical
 
 from rl.env import EnvConfig, RemediationEnv
 from rl.observation import POLICY_FEATURES
+from rl.policies import Decision
 from simulator.actions import Action
 
 MASKED_LOGIT = -1e8
+CONTINUE_PRIOR = 0.8
 
 
 @dataclass
 class Args:
     seed: int = 1
     """seed of the run: network init, minibatch order and the episodes' seeds"""
-    total_timesteps: int = 250_000
+    total_timesteps: int = 150_000
     """environment steps (days) to train for"""
     num_envs: int = 8
     """parallel environments"""
@@ -37,17 +39,17 @@ class Args:
     """step the environments in worker processes (uses both cores)"""
     num_steps: int = 60
     """steps per environment per rollout (two 30-day episodes)"""
-    learning_rate: float = 3e-4
+    learning_rate: float = 1e-3
     """Adam step size (annealed linearly to 0 when anneal_lr)"""
     anneal_lr: bool = True
     """anneal the learning rate over the run"""
-    gamma: float = 0.99
+    gamma: float = 0.95
     """discount factor"""
     gae_lambda: float = 0.95
     """lambda of generalised advantage estimation"""
     num_minibatches: int = 4
     """minibatches per epoch"""
-    update_epochs: int = 4
+    update_epochs: int = 8
     """passes over each rollout"""
     norm_adv: bool = True
     """normalise advantages per minibatch"""
@@ -55,7 +57,7 @@ class Args:
     """surrogate clipping coefficient"""
     clip_vloss: bool = True
     """clip the value loss as well"""
-    ent_coef: float = 0.01
+    ent_coef: float = 0.005
     """entropy bonus coefficient"""
     vf_coef: float = 0.5
     """value loss coefficient"""
@@ -96,6 +98,10 @@ class Agent(nn.Module):
             layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
             layer_init(nn.Linear(hidden, n_actions), std=0.01),
         )
+        # A prior, not a rule: on most days continuing is right, so the untrained policy continues with
+        # probability CONTINUE_PRIOR instead of 1/7 and explores remediations less wastefully.
+        with torch.no_grad():
+            self.actor[-1].bias[Action.CONTINUE] = float(np.log(CONTINUE_PRIOR / (1 - CONTINUE_PRIOR) * (n_actions - 1)))
 
     def get_value(self, x: torch.Tensor) -> torch.Tensor:
         return self.critic(x)
@@ -115,6 +121,11 @@ def make_env(config: EnvConfig) -> Callable[[], gym.Env]:
     return lambda: RemediationEnv(config)
 
 
+def single_threaded_numerics() -> None:
+    """One torch thread: for networks this small it is several times faster here (BLAS: see rl/__init__)."""
+    torch.set_num_threads(1)
+
+
 def warm_caches(config: EnvConfig, episodes: int = 64) -> None:
     """Fit the pool of initial models once in this process, so forked workers inherit them."""
     env = RemediationEnv(config)
@@ -122,23 +133,57 @@ def warm_caches(config: EnvConfig, episodes: int = 64) -> None:
         env.reset(seed=10**6 + seed)
 
 
+def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, next_value: torch.Tensor,
+        next_done: torch.Tensor, args: Args) -> torch.Tensor:
+    """Generalised advantage estimation over (steps, envs). dones[t] marks that obs[t] starts an episode
+    (same-step autoreset: the step before ended one), so its bootstrap is cut by (1 - done)."""
+    advantages = torch.zeros_like(rewards)
+    lastgaelam = 0
+    for t in reversed(range(len(rewards))):
+        if t == len(rewards) - 1:
+            nextnonterminal, nextvalues = 1.0 - next_done, next_value
+        else:
+            nextnonterminal, nextvalues = 1.0 - dones[t + 1], values[t + 1]
+        delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
+        advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+    return advantages
+
+
+def episode_batch(agent: Agent, obs, masks, actions, rewards, args: Args) -> dict:
+    """A finished episode recorded elsewhere (a graph run) as a PPO batch, scored by the current agent."""
+    obs = torch.tensor(np.asarray(obs, dtype=np.float32))
+    masks = torch.tensor(np.asarray(masks, dtype=np.float32))
+    actions = torch.tensor(np.asarray(actions, dtype=np.int64))
+    with torch.no_grad():
+        _, logprobs, _, values = agent.get_action_and_value(obs, masks, actions)
+        values = values.flatten()
+        scaled = torch.tensor(np.asarray(rewards, dtype=np.float32)) * args.reward_scale
+        dones = torch.zeros(len(actions))
+        advantages = gae(scaled[:, None], values[:, None], dones[:, None], torch.zeros(1, 1), torch.ones(1), args)[:, 0]
+    return {"obs": obs, "masks": masks, "actions": actions, "logprobs": logprobs, "advantages": advantages,
+            "returns": advantages + values, "values": values}
+
+
 def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int], int] | None = None,
-          on_update: Callable[[dict], None] | None = None, agent: Agent | None = None) -> tuple[Agent, list[dict]]:
+          on_update: Callable[[dict], None] | None = None, agent: Agent | None = None,
+          extra: dict | None = None) -> tuple[Agent, list[dict]]:
     """Train (or keep training `agent`); returns the agent and one log row per update.
 
-    `seeds(i)` gives the reset seed of the i-th episode started (default: a stream from args.seed), so
-    training seeds can be kept disjoint from evaluation seeds.
+    `seeds(i)` is the first reset seed of environment i (default: a stream from args.seed); later
+    episodes follow from each environment's own random stream, so training seeds stay disjoint from
+    evaluation seeds. `extra` (from `episode_batch`) joins the first update's batch.
     """
     env_config = env_config or EnvConfig()
-    torch.set_num_threads(1)  # small networks: one thread is several times faster on this machine
+    single_threaded_numerics()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     seeds = seeds or (lambda i: int(rng.integers(2**31 - 1)))
     if args.async_envs:
         warm_caches(env_config)
     vector = gym.vector.AsyncVectorEnv if args.async_envs else gym.vector.SyncVectorEnv
+    options = {"context": "fork"} if args.async_envs else {}  # forked workers inherit the warm caches
     envs = vector([make_env(env_config) for _ in range(args.num_envs)],
-                  autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+                  autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, **options)
     obs_dim, n_actions = envs.single_observation_space.shape[0], envs.single_action_space.n
     agent = agent or Agent(obs_dim, n_actions, args.hidden)
     optimizer = torch.optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
@@ -151,10 +196,7 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
     dones = torch.zeros((args.num_steps, args.num_envs))
     values = torch.zeros((args.num_steps, args.num_envs))
 
-    episodes_started = 0
-    # Each sub-env gets its own seed stream; after the first reset, autoreset continues each env's RNG.
     next_obs, info = envs.reset(seed=[seeds(i) for i in range(args.num_envs)])
-    episodes_started += args.num_envs
     next_obs, next_mask = torch.tensor(next_obs), torch.tensor(info["action_mask"], dtype=torch.float32)
     next_done = torch.zeros(args.num_envs)
     running_return = np.zeros(args.num_envs)
@@ -184,31 +226,22 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
             next_mask = torch.tensor(info["action_mask"], dtype=torch.float32)
             next_done = torch.tensor(done, dtype=torch.float32)
 
-        # Generalised advantage estimation. Same-step autoreset: a done step's next state is a fresh
-        # episode, so its bootstrap is cut by (1 - done). Episodes here end by termination only.
         with torch.no_grad():
-            next_value = agent.get_value(next_obs).reshape(1, -1)
-            advantages = torch.zeros_like(rewards)
-            lastgaelam = 0
-            for t in reversed(range(args.num_steps)):
-                if t == args.num_steps - 1:
-                    nextnonterminal, nextvalues = 1.0 - next_done, next_value
-                else:
-                    nextnonterminal, nextvalues = 1.0 - dones[t + 1], values[t + 1]
-                # dones[t + 1] marks that step t ended its episode (the obs at t + 1 is a reset)
-                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
-                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+            advantages = gae(rewards, values, dones, agent.get_value(next_obs).reshape(1, -1), next_done, args)
             returns = advantages + values
+        batch = {"obs": obs.reshape((-1, obs_dim)), "masks": masks.reshape((-1, n_actions)), "actions": actions.reshape(-1),
+                 "logprobs": logprobs.reshape(-1), "advantages": advantages.reshape(-1), "returns": returns.reshape(-1),
+                 "values": values.reshape(-1)}
+        if extra is not None and update == 1:
+            batch = {k: torch.cat([v, extra[k]]) for k, v in batch.items()}
+        b_obs, b_masks, b_actions, b_logprobs = batch["obs"], batch["masks"], batch["actions"], batch["logprobs"]
+        b_advantages, b_returns, b_values = batch["advantages"], batch["returns"], batch["values"]
 
-        b_obs, b_masks = obs.reshape((-1, obs_dim)), masks.reshape((-1, n_actions))
-        b_logprobs, b_actions = logprobs.reshape(-1), actions.reshape(-1)
-        b_advantages, b_returns, b_values = advantages.reshape(-1), returns.reshape(-1), values.reshape(-1)
-
-        b_inds = np.arange(args.batch_size)
+        b_inds = np.arange(len(b_actions))
         clipfracs = []
         for _epoch in range(args.update_epochs):
             rng.shuffle(b_inds)
-            for start_i in range(0, args.batch_size, args.minibatch_size):
+            for start_i in range(0, len(b_inds), args.minibatch_size):
                 mb = b_inds[start_i:start_i + args.minibatch_size]
                 _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_masks[mb], b_actions[mb])
                 logratio = newlogprob - b_logprobs[mb]
@@ -277,3 +310,18 @@ def greedy_action(agent: Agent, observation, mask) -> tuple[int, np.ndarray]:
                                   torch.tensor(np.asarray(mask, dtype=np.float32))[None])
         probs = dist.probs[0].numpy()
     return int(np.argmax(probs)), probs
+
+
+class PPOPolicy:
+    """A trained PPO policy behind the remediation node's interface: the most probable allowed action."""
+
+    name = "ppo"
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.agent, self.checkpoint = load_agent(path)
+
+    def decide(self, observation, mask, findings) -> Decision:
+        action, probs = greedy_action(self.agent, observation, mask)
+        ranked = sorted(((p, Action(i).label) for i, p in enumerate(probs) if mask[i]), reverse=True)[:3]
+        return Decision(Action(action), "PPO policy: " + ", ".join(f"{label} {p:.0%}" for p, label in ranked))

@@ -1,0 +1,273 @@
+"""python -m rl.evaluate: every policy on the same held-out episodes, with confidence intervals.
+
+Seeds: `heldout` episodes use reset seeds 0, 1, 2, ...; `tune` (where baselines are tuned) starts at
+2,000,000 and PPO trains on seeds drawn from 1,000,000 up, so the three never meet. Every policy plays
+the same episodes (paired), so differences between policies are measured on the same worlds.
+
+Reported per policy: mean return with a 95% t-interval, dollars spent on remediation, SLA-violation
+days (true accuracy under the model's SLA), the success rate, and the normalised score
+(policy - always_continue) / (clairvoyant - always_continue).
+
+Success rate, counterfactual: a remediation (any action but continue) succeeds when its 7-day
+outcome, the action then six days of continuing, is at least as good as continuing all seven days
+from the same state, replayed under the same randomness. Policies that never act have no success rate.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from rl.baselines import make_baseline
+from rl.counterfactual import clairvoyant, outcome
+from rl.env import EnvConfig, RemediationEnv
+from rl.policies import SHIPPED_POLICY
+from simulator.actions import Action
+from simulator.cli import EXIT_BAD_INPUT, OneLineParser
+
+SEED_SETS = {"heldout": 0, "train": 1_000_000, "tune": 2_000_000}
+DEFAULT_POLICY = SHIPPED_POLICY
+DEFAULT_BASELINES = SHIPPED_POLICY.parent / "baselines.json"
+
+
+def parse_seeds(spec: str, episodes: int) -> list[int]:
+    if spec in SEED_SETS:
+        return list(range(SEED_SETS[spec], SEED_SETS[spec] + episodes))
+    first, sep, last = spec.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return list(range(int(first), int(last)))
+    except ValueError:
+        raise ValueError(f"--seeds must be train, heldout, tune or A:B, not {spec!r}") from None
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """How to build a policy inside a worker process (policies themselves hold state or torch modules)."""
+
+    name: str
+    kind: str  # a baseline family, "ppo", or "clairvoyant"
+    params: dict
+
+
+def build(spec: PolicySpec):
+    if spec.kind == "ppo":
+        from rl.ppo import PPOPolicy
+
+        return PPOPolicy(spec.params["path"])
+    return make_baseline(spec.kind, spec.params)
+
+
+def play_episode(spec: PolicySpec, seed: int, config: EnvConfig, success: bool = True) -> dict:
+    """One episode of one policy; with `success`, each remediation is replayed against continuing."""
+    env = RemediationEnv(config)
+    observation, info = env.reset(seed=seed)
+    record = {"policy": spec.name, "seed": seed, "model": info["model"], "scenario": info["scenario"],
+              "return": 0.0, "cost": 0.0, "sla_violation_days": 0, "actions": Counter(), "successes": []}
+    sla = env.world.spec.sla_accuracy
+    if spec.kind == "clairvoyant":
+        plan, trajectory = clairvoyant(env.world, config.days, config.reward)
+        record.update({"return": trajectory.total, "cost": sum(trajectory.costs),
+                       "sla_violation_days": sum(a < sla for a in trajectory.accuracies)})
+        record["actions"] = Counter(a.label for a in plan.values())
+        record["actions"]["continue"] = config.days - len(plan)
+        if success:
+            record["successes"] = [
+                outcome(env.world, trajectory.served_sims[d], d, a, config.days, weights=config.reward)
+                >= outcome(env.world, trajectory.served_sims[d], d, Action.CONTINUE, config.days, weights=config.reward)
+                for d, a in plan.items()]
+        return _plain(record)
+    policy = build(spec)
+    if hasattr(policy, "reset"):
+        policy.reset(seed)
+    done = False
+    while not done:
+        record["sla_violation_days"] += int(info["true_accuracy"] < sla)
+        findings = {"day": env.day, "incident": env.findings["alerts"]["incident"], "recent_actions": env.memory["actions"]}
+        action = Action(policy.decide(observation, info["action_mask"], findings).action)
+        if not info["action_mask"][action]:
+            action = Action.CONTINUE
+        if success and action != Action.CONTINUE:
+            day, served = env.day, env.sim
+            record["successes"].append(
+                outcome(env.world, served, day, action, config.days, weights=config.reward)
+                >= outcome(env.world, served, day, Action.CONTINUE, config.days, weights=config.reward))
+        observation, reward, done, _, info = env.step(action)
+        record["return"] += reward
+        record["cost"] += info["cost"]
+        record["actions"][action.label] += 1
+    return _plain(record)
+
+
+def _plain(record: dict) -> dict:
+    return {**record, "actions": dict(record["actions"]), "return": float(record["return"]), "cost": float(record["cost"])}
+
+
+def _play(job):
+    return play_episode(*job)
+
+
+def run_episodes(specs: list[PolicySpec], seeds: list[int], config: EnvConfig, success: bool = True,
+                 workers: int = 2, progress=None) -> list[dict]:
+    jobs = [(spec, seed, config, success) for spec in specs for seed in seeds]
+    if workers <= 1:
+        results = []
+        for job in jobs:
+            results.append(_play(job))
+            if progress:
+                progress()
+        return results
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = []
+        for result in pool.imap(_play, jobs, chunksize=4):
+            results.append(result)
+            if progress:
+                progress()
+    return results
+
+
+# ---- statistics ---------------------------------------------------------------------------------
+
+def mean_ci(values) -> tuple[float, list[float]]:
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, [mean, mean]
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, [mean - half, mean + half]
+
+
+def summarise(records: list[dict], ppo: str | None, best_baseline: str | None) -> dict:
+    by_policy: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_policy[r["policy"]].append(r)
+    for runs in by_policy.values():
+        runs.sort(key=lambda r: r["seed"])
+    floor = np.mean([r["return"] for r in by_policy["always_continue"]])
+    ceiling = np.mean([r["return"] for r in by_policy["clairvoyant"]]) if "clairvoyant" in by_policy else None
+    policies = []
+    for name, runs in by_policy.items():
+        mean, ci = mean_ci([r["return"] for r in runs])
+        successes = [s for r in runs for s in r["successes"]]
+        policies.append({
+            "name": name, "episodes": len(runs), "mean_return": round(mean, 3), "ci95": [round(v, 3) for v in ci],
+            "success_rate": round(float(np.mean(successes)), 4) if successes else None,
+            "remediations": len(successes),
+            "cost": round(float(np.mean([r["cost"] for r in runs])), 2),
+            "sla_violation_days": round(float(np.mean([r["sla_violation_days"] for r in runs])), 3),
+            "normalised_score": None if ceiling is None or ceiling == floor else round((mean - floor) / (ceiling - floor), 4),
+        })
+    result = {"policies": sorted(policies, key=lambda p: -p["mean_return"]), "paired": None, "per_scenario": {}}
+    if ppo in by_policy and best_baseline in by_policy:
+        diff = [a["return"] - b["return"] for a, b in zip(by_policy[ppo], by_policy[best_baseline])]
+        mean, ci = mean_ci(diff)
+        result["paired"] = {"policy": ppo, "baseline": best_baseline, "mean": round(mean, 3), "ci95": [round(v, 3) for v in ci]}
+    scenarios = sorted({r["scenario"] for r in records})
+    for scenario in scenarios:
+        rows = {name: float(np.mean([r["return"] for r in runs if r["scenario"] == scenario]))
+                for name, runs in by_policy.items()}
+        lo, hi = rows.get("always_continue"), rows.get("clairvoyant")
+        result["per_scenario"][scenario] = {
+            "episodes": sum(1 for r in by_policy["always_continue"] if r["scenario"] == scenario),
+            "mean_return": {k: round(v, 2) for k, v in rows.items()},
+            "normalised_score": {k: (round((v - lo) / (hi - lo), 3) if hi is not None and hi - lo > 1.0 else None)
+                                 for k, v in rows.items()}}
+    return result
+
+
+# ---- the command ----------------------------------------------------------------------------------
+
+def load_tuned(path: Path) -> dict:
+    if not path.exists():
+        raise ValueError(f"{path} not found: tune the baselines first (python -m rl.tune_baselines)")
+    return json.loads(path.read_text())
+
+
+def policy_specs(tuned: dict, policy_path: Path | None) -> tuple[list[PolicySpec], str | None, str]:
+    specs = [PolicySpec("always_continue", "always_continue", {}), PolicySpec("random", "random", {"seed": 0}),
+             PolicySpec("playbook", "playbook", {})]
+    specs += [PolicySpec(family, family, entry["params"]) for family, entry in tuned["families"].items()]
+    best = tuned["best"]
+    ppo = None
+    if policy_path is not None:
+        specs.append(PolicySpec("ppo", "ppo", {"path": str(policy_path)}))
+        ppo = "ppo"
+    specs.append(PolicySpec("clairvoyant", "clairvoyant", {}))
+    return specs, ppo, best
+
+
+def parse_args(argv):
+    p = OneLineParser(prog="python -m rl.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--episodes", type=int, default=200, help="episodes per policy (default 200)")
+    p.add_argument("--seeds", default="heldout", help="train, heldout, tune or A:B (default heldout)")
+    p.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help=f"PPO policy file (default {DEFAULT_POLICY})")
+    p.add_argument("--baselines", type=Path, default=DEFAULT_BASELINES, help="tuned baseline parameters")
+    p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.episodes <= 0:
+            raise ValueError("--episodes must be positive")
+        seeds = parse_seeds(args.seeds, args.episodes)
+        tuned = load_tuned(args.baselines)
+        if not args.policy.exists():
+            raise ValueError(f"{args.policy} not found (train one with python -m rl.train)")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from rl.ppo import single_threaded_numerics
+
+    single_threaded_numerics()
+    specs, ppo, best = policy_specs(tuned, args.policy)
+    config = EnvConfig()
+    if args.json:
+        records = run_episodes(specs, seeds, config, workers=args.workers)
+        print(json.dumps(summarise(records, ppo, best)))
+        return 0
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    console = Console()
+    with Progress(console=console) as bar:
+        task = bar.add_task("episodes", total=len(specs) * len(seeds))
+        records = run_episodes(specs, seeds, config, workers=args.workers, progress=lambda: bar.advance(task))
+    result = summarise(records, ppo, best)
+    table = Table(title=f"{len(seeds)} episodes, seeds {args.seeds} ({seeds[0]}..{seeds[-1]})")
+    for column in ("policy", "mean return", "95% CI", "success", "cost $", "SLA days", "normalised"):
+        table.add_column(column, justify="right")
+    for p in result["policies"]:
+        table.add_row(p["name"], f"{p['mean_return']:.1f}", f"[{p['ci95'][0]:.1f}, {p['ci95'][1]:.1f}]",
+                      "-" if p["success_rate"] is None else f"{p['success_rate']:.0%} of {p['remediations']}",
+                      f"{p['cost']:,.0f}", f"{p['sla_violation_days']:.2f}",
+                      "-" if p["normalised_score"] is None else f"{p['normalised_score']:.2f}")
+    console.print(table)
+    if result["paired"]:
+        pr = result["paired"]
+        console.print(f"paired {pr['policy']} - {pr['baseline']} (best tuned baseline on the tuning seeds): "
+                      f"{pr['mean']:+.2f} [{pr['ci95'][0]:+.2f}, {pr['ci95'][1]:+.2f}]")
+    scenario_table = Table(title="normalised score per scenario (None: no gap between continuing and the ceiling)")
+    scenario_table.add_column("policy")
+    names = list(result["per_scenario"])
+    for name in names:
+        scenario_table.add_column(f"{name} ({result['per_scenario'][name]['episodes']})", justify="right")
+    for p in result["policies"]:
+        scenario_table.add_row(p["name"], *(str(result["per_scenario"][s]["normalised_score"].get(p["name"])) for s in names))
+    console.print(scenario_table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

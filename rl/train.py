@@ -1,0 +1,102 @@
+"""python -m rl.train: train the PPO remediation policy on simulated episodes.
+
+Writes the policy (a small .pt holding the network, its hyper-parameters and the features it reads),
+and beside it the learning curve as CSV and PNG. Training episodes draw their seeds from 1,000,000 up,
+disjoint from the evaluation (heldout) and baseline-tuning seeds.
+
+The shipped policy, rl/trained/ppo_remediation.pt, was made by the command in rl/trained/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from rl.policies import SHIPPED_POLICY
+from simulator.cli import EXIT_BAD_INPUT, OneLineParser
+
+TRAIN_SEED_BASE = 1_000_000
+DEFAULT_OUT = SHIPPED_POLICY
+
+
+def write_curve(log: list[dict], stem: Path) -> tuple[Path, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    csv_path, png_path = stem.with_suffix(".curve.csv"), stem.with_suffix(".curve.png")
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(log[0]))
+        writer.writeheader()
+        writer.writerows(log)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    steps = [r["global_step"] for r in log]
+    axes[0].plot(steps, [r["mean_return"] for r in log], color="#1e88e5")
+    axes[0].set_title("mean return (last 50 training episodes)")
+    axes[1].plot(steps, [r["entropy"] for r in log], color="#8e24aa")
+    axes[1].set_title("policy entropy")
+    axes[2].plot(steps, [r["explained_variance"] for r in log], color="#43a047")
+    axes[2].set_title("value explained variance")
+    for ax in axes:
+        ax.set_xlabel("environment steps (days)")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return csv_path, png_path
+
+
+def parse_args(argv):
+    from rl.ppo import Args
+
+    p = OneLineParser(prog="python -m rl.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--timesteps", type=int, default=Args.total_timesteps, help=f"environment steps (default {Args.total_timesteps:,})")
+    p.add_argument("--seed", type=int, default=Args.seed, help=f"training seed (default {Args.seed})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"policy file (default {DEFAULT_OUT})")
+    p.add_argument("--envs", type=int, default=Args.num_envs, help=f"parallel environments (default {Args.num_envs})")
+    p.add_argument("--sync", action="store_true", help="step the environments in this process (for debugging)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.timesteps <= 0 or args.envs <= 0 or args.seed < 0:
+        print("error: --timesteps and --envs must be positive and --seed >= 0", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rl.ppo import Args, save_policy, train
+
+    ppo_args = Args(seed=args.seed, total_timesteps=args.timesteps, num_envs=args.envs, async_envs=not args.sync)
+    started = time.perf_counter()
+    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn()) as bar:
+        task = bar.add_task("train", total=ppo_args.total_timesteps, status="")
+
+        def on_update(row: dict) -> None:
+            ret = "-" if row["mean_return"] is None else f"{row['mean_return']:.1f}"
+            bar.update(task, completed=row["global_step"],
+                       status=f"return {ret}  entropy {row['entropy']:.2f}  kl {row['approx_kl']:.3f}")
+
+        seed_stream = lambda i: TRAIN_SEED_BASE + args.seed * 10_000 + i  # noqa: E731
+        agent, log = train(ppo_args, seeds=seed_stream, on_update=on_update)
+    seconds = time.perf_counter() - started
+    command = "python -m rl.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    save_policy(agent, args.out, ppo_args, {"trained_steps": log[-1]["global_step"], "train_seconds": round(seconds, 1),
+                                             "command": command.strip(), "learning_curve": log})
+    csv_path, png_path = write_curve(log, args.out)
+    print(f"trained {log[-1]['global_step']:,} steps in {seconds:.0f} s; final mean return {log[-1]['mean_return']:.1f}")
+    print(f"policy: {args.out}\ncurve:  {csv_path}, {png_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

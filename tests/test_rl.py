@@ -1,0 +1,150 @@
+"""PPO learns, the graph keeps learning across runs, and the evaluation and bandit commands hold together."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from rl.env import EnvConfig, RemediationEnv
+from rl.observation import POLICY_FEATURES
+from rl.online import POLICY_FILE, PREVIOUS_FILE
+from rl.policies import SHIPPED_POLICY
+from rl.ppo import Agent, Args, load_agent, train
+from simulator.actions import Action
+from tests.conftest import ROOT, run_job
+
+EVAL_SEEDS = range(500_000, 500_016)  # neither training (1,000,000+) nor held-out (0+) seeds
+
+
+def sampled_return(agent: Agent, seeds) -> float:
+    """Mean return of the stochastic policy, its sampling seeded so two agents face the same dice."""
+    torch.manual_seed(123)
+    returns = []
+    for seed in seeds:
+        env = RemediationEnv(EnvConfig())
+        obs, info = env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            with torch.no_grad():
+                action, *_ = agent.get_action_and_value(torch.tensor(obs)[None],
+                                                        torch.tensor(info["action_mask"], dtype=torch.float32)[None])
+            obs, reward, done, _, info = env.step(int(action[0]))
+            total += reward
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+@pytest.mark.slow
+def test_a_short_training_raises_the_return_above_the_untrained_policy():
+    args = Args(seed=1, total_timesteps=2880, num_envs=8, num_steps=60, async_envs=False)
+    torch.manual_seed(args.seed)
+    untrained = Agent(len(POLICY_FEATURES), len(Action), args.hidden)
+    before = sampled_return(untrained, EVAL_SEEDS)
+    agent, log = train(args, EnvConfig(), agent=Agent(len(POLICY_FEATURES), len(Action), args.hidden))
+    after = sampled_return(agent, EVAL_SEEDS)
+    assert len(log) == 6 and log[-1]["global_step"] == 2880
+    assert after > before + 5.0, (before, after)
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED_POLICY.exists(), reason="no shipped policy")
+def test_ppo_runs_learn_online_and_the_next_run_starts_from_the_last(tmp_path):
+    shipped = digest(SHIPPED_POLICY)
+    first = run_job(tmp_path, days=8, policy="ppo", run_id="first")
+    own = tmp_path / POLICY_FILE
+    assert own.exists() and not (tmp_path / PREVIOUS_FILE).exists()
+    _, checkpoint = load_agent(own)
+    assert checkpoint["online_runs"] == ["first"] and checkpoint["started_from"] == str(SHIPPED_POLICY)
+    assert first["online_learning"]["curve"] and first["online_learning"]["runs_learned_from"] == ["first"]
+    assert all(d["policy"] == "ppo" for d in first["days"])
+    assert "success_rate" in first["summary"]
+
+    second = run_job(tmp_path, days=8, policy="ppo", run_id="second")
+    _, checkpoint = load_agent(own)
+    assert checkpoint["online_runs"] == ["first", "second"] and checkpoint["started_from"] == str(own)
+    _, previous = load_agent(tmp_path / PREVIOUS_FILE)
+    assert previous["online_runs"] == ["first"]
+    assert second["online_learning"]["runs_learned_from"] == ["first", "second"]
+    assert digest(SHIPPED_POLICY) == shipped  # a run never writes the shipped policy
+
+
+@pytest.mark.skipif(not SHIPPED_POLICY.exists(), reason="no shipped policy")
+def test_an_online_update_learns_from_the_run_days_once(tmp_path, monkeypatch):
+    from rl import online
+
+    env = RemediationEnv(EnvConfig())
+    obs, info = env.reset(seed=7)
+    run = {"observations": [], "masks": [], "actions": [], "rewards": []}
+    done = False
+    while not done:
+        action = Action.RETRAIN_NOW if info["action_mask"][Action.RETRAIN_NOW] else Action.CONTINUE
+        run["observations"].append(obs.tolist())
+        run["masks"].append(info["action_mask"].tolist())
+        run["actions"].append(int(action))
+        obs, reward, done, _, info = env.step(action)
+        run["rewards"].append(reward)
+    monkeypatch.setattr(online, "ONLINE_ARGS", replace(online.ONLINE_ARGS, total_timesteps=480))
+    updated = online.update_policy(tmp_path, "r", [run], seed=0)
+    assert updated["run_days"] == 30 and updated["fresh_steps"] == 480
+    before, after = load_agent(SHIPPED_POLICY)[0], load_agent(tmp_path / POLICY_FILE)[0]
+    assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
+    again = online.update_policy(tmp_path, "r", [run], seed=0)
+    assert "already learned" in again["skipped"]  # a run replayed after a crash does not teach twice
+    assert not (tmp_path / PREVIOUS_FILE).exists()
+
+
+def python(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED_POLICY.exists(), reason="no shipped policy")
+def test_evaluate_prints_one_json_object_with_every_policy():
+    done = python("-m", "rl.evaluate", "--episodes", "3", "--seeds", "0:3", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    names = {p["name"] for p in result["policies"]}
+    assert {"ppo", "always_continue", "random", "playbook", "clairvoyant"} <= names
+    for p in result["policies"]:
+        assert set(p) >= {"name", "mean_return", "ci95", "success_rate", "cost", "sla_violation_days", "normalised_score"}
+        assert p["ci95"][0] <= p["mean_return"] <= p["ci95"][1]
+    by_name = {p["name"]: p for p in result["policies"]}
+    assert by_name["always_continue"]["normalised_score"] == 0.0 and by_name["clairvoyant"]["normalised_score"] == 1.0
+    assert by_name["always_continue"]["success_rate"] is None  # it never remediates
+    # the clairvoyant planner is the ceiling: no policy beats it on these episodes
+    assert all(p["mean_return"] <= by_name["clairvoyant"]["mean_return"] + 1e-6 for p in result["policies"])
+    assert result["paired"]["baseline"] in names and len(result["paired"]["ci95"]) == 2
+    assert sum(s["episodes"] for s in result["per_scenario"].values()) == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "tomorrow"], "--seeds must be"),
+    (["--episodes", "0"], "--episodes must be positive"),
+    (["--policy", "/nonexistent/p.pt"], "not found"),
+])
+def test_evaluate_rejects_bad_input_in_one_line(args, message):
+    done = python("-m", "rl.evaluate", *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_bandit_scores_against_fixed_thresholds_on_the_same_streams():
+    from rl import bandit
+
+    result = bandit.evaluate(episodes=12, first_seed=0)
+    default, hindsight, ts = result["default_fixed"], result["best_fixed_in_hindsight"], result["thompson"]
+    assert hindsight["total_cost"] <= default["total_cost"]  # hindsight is the best fixed arm, the default among them
+    for r in (default, hindsight, ts):
+        assert r["false_alerts_ci95"][0] <= r["false_alerts"] <= r["false_alerts_ci95"][1]
+        assert 0.0 <= r["recall"] <= 1.0
+    assert result["thompson_vs_default"]["cost_change"] == ts["total_cost"] - default["total_cost"]
