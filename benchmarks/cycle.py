@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: E402
 
+from graph.run import DEFAULTS  # noqa: E402
 from graph.runner import RunConfig, execute  # noqa: E402
 from simulator.catalog import MODELS  # noqa: E402
 
@@ -50,7 +51,7 @@ def _time_checkpointer() -> None:
 def measure_model(model: str, days: int, folder: Path) -> dict:
     days_seen: list[dict] = []
     checkpoint_ms.clear()
-    execute(RunConfig([model], "default", days, 0, "rules", folder, "bench"),
+    execute(RunConfig([model], "default", days, 0, DEFAULTS["policy"], folder, "bench"),
             lambda kind, data: days_seen.append(data) if kind == "day" else None)
     cycles = sorted(d["cycle_ms"] for d in days_seen if d["cycle_ms"] is not None)
     timings = [d["timings"] for d in days_seen]
@@ -83,7 +84,7 @@ def main() -> None:
     _time_checkpointer()
     with tempfile.TemporaryDirectory() as tmp:
         print(f"cycle = five nodes + record's store writes + their checkpoints (load_day ingestion and act excluded); "
-              f"default scenario, rules policy, {args.days} days, median over days\n")
+              f"default scenario, {DEFAULTS['policy']} policy, {args.days} days, median over days\n")
         print(f"{'model':26s} {'cycle ms':>9s} {'p90 ms':>8s} {'target':>8s} {'ratio':>6s} {'ingest ms':>10s}   per-node medians (ms)")
         for model in models:
             r = measure_model(model, args.days, Path(tmp) / model)
@@ -94,7 +95,8 @@ def main() -> None:
                   f"{r['ingest_ms']:10.1f}   {nodes}  checkpoint put={r['checkpoint_put_ms']:.2f} "
                   f"writes={r['checkpoint_writes_ms']:.2f}")
         wall = default_run_wall_seconds(Path(tmp) / "default")
-        print(f"\ndefault run end to end (python -m graph.run, fresh process, 30 days, report and plot): "
+        print(f"\ndefault run end to end (python -m graph.run, fresh process, 30 days, {DEFAULTS['policy']} policy"
+              f"{' and its online update' if DEFAULTS['policy'] == 'ppo' else ''}, report and plot): "
               f"{wall:.1f} s (target {DEFAULT_RUN_TARGET_S:.0f} s, ratio {wall / DEFAULT_RUN_TARGET_S:.2f})")
 
 

@@ -36,7 +36,8 @@ def model_report(stores: Stores, run_id: str, model: str, config: dict) -> dict:
 
 
 def online_learning(output_dir: Path, run_id: str) -> dict | None:
-    """The learning curve of the policy update this run made (read back from the saved policy)."""
+    """The learning curve of the policy update this run made (read back from the saved policy, named
+    relative to the output folder so that two folders' reports of the same run compare equal)."""
     from rl.online import POLICY_FILE
     from rl.ppo import load_agent
 
@@ -47,7 +48,7 @@ def online_learning(output_dir: Path, run_id: str) -> dict | None:
     rows = [r for r in checkpoint.get("online_curve", []) if r["run_id"] == run_id]
     if not rows:
         return None
-    return {"policy": str(path), "runs_learned_from": checkpoint.get("online_runs", []),
+    return {"policy": POLICY_FILE, "runs_learned_from": checkpoint.get("online_runs", []),
             "curve": [{k: r[k] for k in ("update", "global_step", "mean_return", "entropy", "approx_kl", "value_loss")}
                       for r in rows]}
 

@@ -229,8 +229,11 @@ def _execute(config: RunConfig, on_event: Callable[[str, dict], None]) -> RunOut
         stores.runs.start(config.run_id, config.settings())
         threads = {m: run_model(config, m, stores, checkpointer, on_event) for m in config.models}
         if config.policy == "ppo":
-            on_event("learning", {"status": "updating the policy from this run"})
-            learn_from_run(config, stores)
+            on_event("learning", {"status": "updating the policy from this run (online learning)"})
+            learned = learn_from_run(config, stores)
+            on_event("learning", {"status": learned.get("skipped") or
+                                  f"policy updated from {learned['run_days']} run days and {learned['fresh_steps']} simulated "
+                                  f"days -> {learned['policy']} (started from {learned['started_from']})"})
         report = build_report(stores, config.run_id, {**config.settings(), "output_dir": config.output_dir})
         report_path = config.output_dir / f"final_report_{config.run_id}.json"
         write_report(report, report_path)

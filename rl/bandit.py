@@ -32,7 +32,7 @@ from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 FALSE_ALERT_COST = 200.0
 MISSED_DAY_COST = 2000.0
-ARMS = (0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50, 0.60)
+ARMS = (0.03, 0.05, 0.075, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50, 0.60)
 DEFAULT_THRESHOLD = 0.25  # nodes.alert.AlertThresholds.drift_score
 
 
@@ -204,12 +204,15 @@ def main(argv=None) -> int:
     for name in ("default_fixed", "best_fixed_in_hindsight", "thompson"):
         r = result[name]
         label = name + (f" ({r['threshold']})" if "threshold" in r else "")
-        print(f"{label:34s} false alerts {r['false_alerts']:5d} {r['false_alerts_ci95']}  missed incidents "
-              f"{r['missed_incidents']:4d}  recall {r['recall']:.3f} {[round(v, 3) for v in r['recall_ci95']]}  "
-              f"cost ${r['total_cost']:,.0f} {[round(v) for v in r['total_cost_ci95']]}")
+        fa, mi, rc, tc = r["false_alerts_ci95"], r["missed_incidents_ci95"], r["recall_ci95"], r["total_cost_ci95"]
+        print(f"{label:30s} false alerts {r['false_alerts']:5d} [{fa[0]:.0f}, {fa[1]:.0f}]  "
+              f"missed incidents {r['missed_incidents']:4d} [{mi[0]:.0f}, {mi[1]:.0f}]  "
+              f"recall {r['recall']:.3f} [{rc[0]:.3f}, {rc[1]:.3f}]  "
+              f"cost ${r['total_cost'] / 1e6:.2f}M [{tc[0] / 1e6:.2f}, {tc[1] / 1e6:.2f}]")
     d = result["thompson_vs_default"]
     print(f"thompson vs default: false alerts {-d['false_alert_reduction']:+.0%}, recall {d['recall_change']:+.3f}, "
-          f"cost ${d['cost_change']:+,.0f}")
+          f"cost ${d['cost_change']:+,.0f}   (costs: false alert ${FALSE_ALERT_COST:,.0f}, missed degraded day "
+          f"${MISSED_DAY_COST:,.0f}; {result['episodes']} episodes, seeds {result['seeds']})")
     return 0
 
 

@@ -126,7 +126,8 @@ FAMILIES = (
            ThresholdRule),
     Family("threshold_scheduled", tuple({"threshold": t, "scheduled": True}
                                         for t in (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)), ThresholdRule),
-    Family("drift_trigger", tuple({"threshold": t} for t in (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 0.95)), DriftTrigger),
+    Family("drift_trigger", tuple({"threshold": t} for t in (0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7)),
+           DriftTrigger),
     Family("cusum", tuple({"k": k, "h": h} for k in (0.0, 0.005, 0.01, 0.02, 0.04) for h in (0.005, 0.02, 0.05, 0.1, 0.2)),
            CusumAccuracy),
 )

@@ -150,6 +150,10 @@ class RemediationEnv(gym.Env):
                                  self.memory, self.baseline, f["alerts"]["incident"], list(self.mask))
         return np.asarray(obs, dtype=np.float32)
 
+    def policy_findings(self) -> dict:
+        """What a policy may read beside the observation (the playbook keys on the open incident)."""
+        return {"day": self.day, "incident": self.findings["alerts"]["incident"], "recent_actions": self.memory["actions"]}
+
     def _info(self) -> dict:
         return {"action_mask": np.asarray(self.mask, dtype=np.int8), "day": self.day, "model": self.world.spec.name,
                 "scenario": self.world.scenario.name, "true_accuracy": self.batch.true_accuracy,

@@ -91,8 +91,7 @@ def play_episode(spec: PolicySpec, seed: int, config: EnvConfig, success: bool =
     done = False
     while not done:
         record["sla_violation_days"] += int(info["true_accuracy"] < sla)
-        findings = {"day": env.day, "incident": env.findings["alerts"]["incident"], "recent_actions": env.memory["actions"]}
-        action = Action(policy.decide(observation, info["action_mask"], findings).action)
+        action = Action(policy.decide(observation, info["action_mask"], env.policy_findings()).action)
         if not info["action_mask"][action]:
             action = Action.CONTINUE
         if success and action != Action.CONTINUE:
@@ -212,6 +211,7 @@ def parse_args(argv):
     p.add_argument("--baselines", type=Path, default=DEFAULT_BASELINES, help="tuned baseline parameters")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--save", type=Path, help="also write the JSON object to this file")
     return p.parse_args(argv)
 
 
@@ -224,6 +224,8 @@ def main(argv=None) -> int:
         tuned = load_tuned(args.baselines)
         if not args.policy.exists():
             raise ValueError(f"{args.policy} not found (train one with python -m rl.train)")
+        if args.save is not None and not args.save.parent.is_dir():
+            raise ValueError(f"--save: folder {args.save.parent} does not exist")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -234,7 +236,10 @@ def main(argv=None) -> int:
     config = EnvConfig()
     if args.json:
         records = run_episodes(specs, seeds, config, workers=args.workers)
-        print(json.dumps(summarise(records, ppo, best)))
+        result = summarise(records, ppo, best)
+        if args.save:
+            args.save.write_text(json.dumps(result, indent=1))
+        print(json.dumps(result))
         return 0
     from rich.console import Console
     from rich.progress import Progress
@@ -245,6 +250,8 @@ def main(argv=None) -> int:
         task = bar.add_task("episodes", total=len(specs) * len(seeds))
         records = run_episodes(specs, seeds, config, workers=args.workers, progress=lambda: bar.advance(task))
     result = summarise(records, ppo, best)
+    if args.save:
+        args.save.write_text(json.dumps(result, indent=1))
     table = Table(title=f"{len(seeds)} episodes, seeds {args.seeds} ({seeds[0]}..{seeds[-1]})")
     for column in ("policy", "mean return", "95% CI", "success", "cost $", "SLA days", "normalised"):
         table.add_column(column, justify="right")

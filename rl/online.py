@@ -21,8 +21,9 @@ from rl.ppo import Args, episode_batch, load_agent, save_policy, train
 POLICY_FILE = "rl_policy.pt"
 PREVIOUS_FILE = "rl_policy.prev.pt"
 ONLINE_SEED_BASE = 3_000_000  # fresh episodes of online updates: disjoint from training, tuning and held-out seeds
-# Small on purpose: it runs at the end of every PPO-driven run (two 8 x 30-day rollouts).
-ONLINE_ARGS = Args(total_timesteps=960, num_envs=8, num_steps=60, async_envs=False, learning_rate=2e-4, anneal_lr=False)
+# Small on purpose: it runs at the end of every PPO-driven run, in the run's process. Two updates,
+# each on four fresh 30-day episodes (the first also on the run's own days).
+ONLINE_ARGS = Args(total_timesteps=240, num_envs=4, num_steps=30, async_envs=False, learning_rate=2e-4, anneal_lr=False)
 
 
 def policy_path(output_dir: Path) -> Path:

@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-
+import torch
 from conftest import ROOT, cli, load_report
+
 from graph.report import without_timings
+from rl.online import POLICY_FILE
+from rl.ppo import load_agent
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -131,6 +134,11 @@ def assert_same_as_uninterrupted(crashed: Path, clean: Path, days: int = 16) -> 
     with sqlite3.connect(crashed / "mlmon.db") as conn:
         per_day = dict(conn.execute("SELECT day, count(*) FROM predictions__pneumonia_classifier_v1 GROUP BY day"))
     assert per_day == {day: 5000 for day in range(days)}
+    learned = [crashed / POLICY_FILE, clean / POLICY_FILE]  # the default policy learns online at the end of a run
+    assert learned[0].exists() == learned[1].exists()
+    if learned[0].exists():
+        weights = [load_agent(path)[0].state_dict() for path in learned]
+        assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 @pytest.fixture(scope="module")

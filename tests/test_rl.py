@@ -5,11 +5,11 @@ import hashlib
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, run_job
 
 from rl.env import EnvConfig, RemediationEnv
 from rl.observation import POLICY_FEATURES
@@ -17,7 +17,6 @@ from rl.online import POLICY_FILE, PREVIOUS_FILE
 from rl.policies import SHIPPED_POLICY
 from rl.ppo import Agent, Args, load_agent, train
 from simulator.actions import Action
-from tests.conftest import ROOT, run_job
 
 EVAL_SEEDS = range(500_000, 500_016)  # neither training (1,000,000+) nor held-out (0+) seeds
 
@@ -79,7 +78,7 @@ def test_ppo_runs_learn_online_and_the_next_run_starts_from_the_last(tmp_path):
 
 
 @pytest.mark.skipif(not SHIPPED_POLICY.exists(), reason="no shipped policy")
-def test_an_online_update_learns_from_the_run_days_once(tmp_path, monkeypatch):
+def test_an_online_update_learns_from_the_run_days_once(tmp_path):
     from rl import online
 
     env = RemediationEnv(EnvConfig())
@@ -93,9 +92,8 @@ def test_an_online_update_learns_from_the_run_days_once(tmp_path, monkeypatch):
         run["actions"].append(int(action))
         obs, reward, done, _, info = env.step(action)
         run["rewards"].append(reward)
-    monkeypatch.setattr(online, "ONLINE_ARGS", replace(online.ONLINE_ARGS, total_timesteps=480))
     updated = online.update_policy(tmp_path, "r", [run], seed=0)
-    assert updated["run_days"] == 30 and updated["fresh_steps"] == 480
+    assert updated["run_days"] == 30 and updated["fresh_steps"] == online.ONLINE_ARGS.total_timesteps
     before, after = load_agent(SHIPPED_POLICY)[0], load_agent(tmp_path / POLICY_FILE)[0]
     assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
     again = online.update_policy(tmp_path, "r", [run], seed=0)
@@ -148,3 +146,20 @@ def test_bandit_scores_against_fixed_thresholds_on_the_same_streams():
         assert r["false_alerts_ci95"][0] <= r["false_alerts"] <= r["false_alerts_ci95"][1]
         assert 0.0 <= r["recall"] <= 1.0
     assert result["thompson_vs_default"]["cost_change"] == ts["total_cost"] - default["total_cost"]
+
+
+def test_the_cloning_loss_is_torchs_smoothed_cross_entropy_and_ignores_impossible_actions():
+    from torch.distributions import Categorical
+
+    from rl.imitation import smoothed_cross_entropy
+    from rl.ppo import MASKED_LOGIT
+
+    torch.manual_seed(0)
+    logits, actions = torch.randn(6, 7), torch.tensor([0, 1, 2, 3, 4, 5])
+    everything = torch.ones(6, 7)
+    expected = torch.nn.CrossEntropyLoss(label_smoothing=0.05)(logits, actions)
+    assert torch.isclose(smoothed_cross_entropy(Categorical(logits=logits).logits, actions, everything, 0.05), expected)
+    masks = everything.clone()
+    masks[:, 6] = 0  # one action impossible everywhere
+    masked = Categorical(logits=torch.where(masks.bool(), logits, torch.full_like(logits, MASKED_LOGIT))).logits
+    assert smoothed_cross_entropy(masked, actions, masks, 0.05) < 10.0
