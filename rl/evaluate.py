@@ -224,6 +224,12 @@ def main(argv=None) -> int:
         tuned = load_tuned(args.baselines)
         if not args.policy.exists():
             raise ValueError(f"{args.policy} not found (train one with python -m rl.train)")
+        from rl.ppo import load_agent
+
+        try:
+            load_agent(args.policy)
+        except Exception as exc:
+            raise ValueError(f"{args.policy} is not a readable mlmon policy ({type(exc).__name__})") from None
         if args.save is not None and not args.save.parent.is_dir():
             raise ValueError(f"--save: folder {args.save.parent} does not exist")
     except ValueError as exc:

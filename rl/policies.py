@@ -96,7 +96,11 @@ def make_policy(name: str, seed: int = 0, output_dir=None) -> Policy:
         path = policy_path(output_dir) if output_dir is not None else SHIPPED_POLICY
         if not path.exists():
             raise ValueError(f"no PPO policy at {path}; train one with python -m rl.train")
-        return PPOPolicy(path)
+        try:
+            return PPOPolicy(path)
+        except Exception as exc:  # a truncated or foreign file: say which, do not touch it
+            raise ValueError(f"{path} is not a readable mlmon policy ({type(exc).__name__}); "
+                             "move it away to start from the shipped policy") from None
     raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICY_NAMES)}")
 
 

@@ -65,6 +65,14 @@ def test_corrupt_database_is_refused_and_left_untouched(tmp_path, name):
     assert snapshot(tmp_path) == before
 
 
+def test_a_corrupt_learned_policy_is_refused_and_left_untouched(tmp_path):
+    (tmp_path / POLICY_FILE).write_bytes(b"not a torch file")
+    before = snapshot(tmp_path)
+    assert_one_line_error(cli("--output-dir", str(tmp_path), "--days", "1", "--policy", "ppo"), POLICY_FILE,
+                          "not a readable mlmon policy")
+    assert snapshot(tmp_path) == before
+
+
 def test_bad_fault_spec_is_refused(tmp_path):
     assert_one_line_error(cli("--output-dir", str(tmp_path / "o"), env={"MLMON_FAULT": "teleporter@3"}), "unknown node 'teleporter'")
     assert_one_line_error(cli("--output-dir", str(tmp_path / "o"), env={"MLMON_FAULT": "drift@soon"}), "bad day range")

@@ -129,6 +129,7 @@ def test_evaluate_prints_one_json_object_with_every_policy():
     (["--seeds", "tomorrow"], "--seeds must be"),
     (["--episodes", "0"], "--episodes must be positive"),
     (["--policy", "/nonexistent/p.pt"], "not found"),
+    (["--policy", "README.md"], "not a readable mlmon policy"),
 ])
 def test_evaluate_rejects_bad_input_in_one_line(args, message):
     done = python("-m", "rl.evaluate", *args)
