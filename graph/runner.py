@@ -209,9 +209,12 @@ def learn_from_run(config: RunConfig, stores: Stores) -> dict:
 
     runs = []
     for model in config.models:
-        days = stores.metrics.day_summaries(config.run_id, model)
-        runs.append({"observations": [d["observation"] for d in days], "masks": [d["mask"] for d in days],
-                     "actions": [d["action_index"] for d in days], "rewards": [d["reward"] for d in days]})
+        # Only the days PPO itself decided: a fallback day's action came from the playbook (or was a
+        # forced continue on an empty observation) and would teach the policy what it did not do.
+        days = [d for d in stores.metrics.day_summaries(config.run_id, model) if d["policy"] == "ppo"]
+        if days:
+            runs.append({"observations": [d["observation"] for d in days], "masks": [d["mask"] for d in days],
+                         "actions": [d["action_index"] for d in days], "rewards": [d["reward"] for d in days]})
     return update_policy(config.output_dir, config.run_id, runs, config.seed)
 
 

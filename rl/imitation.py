@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from rl.env import EnvConfig, RemediationEnv
 from simulator.actions import Action
@@ -51,9 +52,11 @@ def demonstrations(teacher, episodes: int, config: EnvConfig, gamma: float, rewa
 
 def smoothed_cross_entropy(log_probs: torch.Tensor, actions: torch.Tensor, masks: torch.Tensor,
                            smoothing: float) -> torch.Tensor:
-    """Cross-entropy against (1 - smoothing) on the teacher's action plus smoothing / n_actions on each
-    allowed action. Impossible actions are left out: their log-probabilities are a huge constant
-    (masked logits) that would swamp the loss's value without contributing any gradient.
+    """The cloning loss's value as reported: cross-entropy against (1 - smoothing) on the teacher's
+    action plus smoothing / n_actions on each allowed action. The objective optimised is torch's
+    label-smoothed cross-entropy over all actions (as the shipped policy was trained); its value also
+    counts the impossible actions' huge constant log-probabilities (masked logits), which would swamp
+    the figure, so they are left out here. Without masked actions the two are equal (tests/test_rl.py).
     """
     taken = log_probs.gather(1, actions[:, None])[:, 0]
     spread = (log_probs * masks).sum(dim=1) / log_probs.shape[1]
@@ -65,18 +68,20 @@ def clone(agent, demos: dict[str, torch.Tensor], epochs: int = 40, lr: float = 1
     """Fit `agent` to the demonstrations in place; returns the final losses and the agreement rate."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(agent.parameters(), lr=lr, eps=1e-5)
+    cross_entropy = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     n = len(demos["actions"])
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch):
             idx = order[start:start + batch]
-            log_probs = agent.distribution(demos["obs"][idx], demos["masks"][idx]).logits  # normalised log-probabilities
-            policy_loss = smoothed_cross_entropy(log_probs, demos["actions"][idx], demos["masks"][idx], label_smoothing)
+            logits = agent.distribution(demos["obs"][idx], demos["masks"][idx]).logits
+            policy_loss = cross_entropy(logits, demos["actions"][idx])
             value_loss = 0.5 * ((agent.get_value(demos["obs"][idx]).view(-1) - demos["returns"][idx]) ** 2).mean()
             optimizer.zero_grad()
             (policy_loss + value_loss).backward()
             optimizer.step()
     with torch.no_grad():
+        reported = smoothed_cross_entropy(logits, demos["actions"][idx], demos["masks"][idx], label_smoothing)
         predicted = agent.distribution(demos["obs"], demos["masks"]).probs.argmax(dim=1)
-    return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
+    return {"policy_loss": reported.item(), "value_loss": value_loss.item(),
             "agreement": float((predicted == demos["actions"]).float().mean()), "samples": n}

@@ -97,8 +97,10 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.timesteps <= 0 or args.envs <= 0 or args.seed < 0 or args.learning_rate <= 0 or args.demos <= 0:
-        print("error: --timesteps, --envs, --learning-rate and --demos must be positive and --seed >= 0", file=sys.stderr)
+    if args.timesteps <= 0 or args.envs <= 0 or not 0 <= args.seed < 100 or args.learning_rate <= 0 or args.demos <= 0:
+        # seeds >= 100 would reach the baselines' tuning seeds (2,000,000+)
+        print("error: --timesteps, --envs, --learning-rate and --demos must be positive and 0 <= --seed < 100",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)

