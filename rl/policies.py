@@ -41,10 +41,15 @@ class RandomPolicy:
     name = "random"
 
     def __init__(self, seed: int = 0):
-        self.seed = seed
+        self.seed, self.episode = seed, None
+
+    def reset(self, seed: int) -> None:
+        """A new evaluation episode gets its own random schedule, still reproducible from the seeds."""
+        self.episode = seed
 
     def decide(self, observation, mask, findings) -> Decision:
-        rng = np.random.default_rng([self.seed, findings.get("day", 0), 7])
+        key = [self.seed, findings.get("day", 0), 7] if self.episode is None else [self.seed, self.episode, findings.get("day", 0), 7]
+        rng = np.random.default_rng(key)
         allowed = [a for a in Action if mask[a]]
         action = Action(allowed[int(rng.integers(len(allowed)))])
         return Decision(action, f"random policy picked {action.label} among {len(allowed)} possible actions")
