@@ -29,10 +29,9 @@ def model_report(stores: Stores, run_id: str, model: str, config: dict) -> dict:
             "model_version": s["model_version"], "true_accuracy": s["true_accuracy"],
             "counterfactual_accuracy": s["counterfactual_accuracy"], "events": s["events"], "cycle_ms": s["cycle_ms"],
         })
-    report = {"run_id": run_id, "model": model, "scenario": config["scenario"],
+    return {"run_id": run_id, "model": model, "scenario": config["scenario"],
             "scenario_params": {k: config.get(k) for k in ("onset", "severity")}, "seed": config["seed"],
             "policy": config["policy"], "days": days, "summary": summarise(days, spec, stores, run_id, model)}
-    return report
 
 
 def online_learning(output_dir: Path, run_id: str) -> dict | None:

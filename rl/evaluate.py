@@ -58,11 +58,17 @@ class PolicySpec:
     params: dict
 
 
+_PPO_POLICIES: dict[str, object] = {}  # per worker process: a policy file is read once, not every episode
+
+
 def build(spec: PolicySpec):
     if spec.kind == "ppo":
         from rl.ppo import PPOPolicy
 
-        return PPOPolicy(spec.params["path"])
+        path = spec.params["path"]
+        if path not in _PPO_POLICIES:  # PPOPolicy is stateless (greedy), so episodes can share it
+            _PPO_POLICIES[path] = PPOPolicy(path)
+        return _PPO_POLICIES[path]
     return make_baseline(spec.kind, spec.params)
 
 
@@ -240,24 +246,20 @@ def main(argv=None) -> int:
     single_threaded_numerics()
     specs, ppo, best = policy_specs(tuned, args.policy)
     config = EnvConfig()
-    if args.json:
-        records = run_episodes(specs, seeds, config, workers=args.workers)
-        result = summarise(records, ppo, best)
-        if args.save:
-            args.save.write_text(json.dumps(result, indent=1))
-        print(json.dumps(result))
-        return 0
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
-    console = Console()
-    with Progress(console=console) as bar:
+    console = Console(stderr=args.json)  # with --json, stdout holds the JSON object alone
+    with Progress(console=console, disable=args.json) as bar:
         task = bar.add_task("episodes", total=len(specs) * len(seeds))
         records = run_episodes(specs, seeds, config, workers=args.workers, progress=lambda: bar.advance(task))
     result = summarise(records, ppo, best)
     if args.save:
         args.save.write_text(json.dumps(result, indent=1))
+    if args.json:
+        print(json.dumps(result))
+        return 0
     table = Table(title=f"{len(seeds)} episodes, seeds {args.seeds} ({seeds[0]}..{seeds[-1]})")
     for column in ("policy", "mean return", "95% CI", "success", "cost $", "SLA days", "normalised"):
         table.add_column(column, justify="right")

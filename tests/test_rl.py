@@ -164,4 +164,7 @@ def test_the_cloning_loss_is_torchs_smoothed_cross_entropy_and_ignores_impossibl
     masks = everything.clone()
     masks[:, 6] = 0  # one action impossible everywhere
     masked = Categorical(logits=torch.where(masks.bool(), logits, torch.full_like(logits, MASKED_LOGIT))).logits
-    assert smoothed_cross_entropy(masked, actions, masks, 0.05) < 10.0
+    allowed = logits[:, :6]  # the masked action is left out: (1 - e) * NLL + e * 6/7 * mean over allowed of -log p
+    nll = torch.nn.functional.cross_entropy(allowed, actions)
+    spread = torch.nn.functional.cross_entropy(allowed, actions, label_smoothing=1.0)
+    assert torch.isclose(smoothed_cross_entropy(masked, actions, masks, 0.05), 0.95 * nll + 0.05 * 6 / 7 * spread)
