@@ -15,6 +15,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from rl.env import EnvConfig, RemediationEnv  # noqa: E402
 from rl.evaluate import PolicySpec, mean_ci, run_episodes  # noqa: E402
-from rl.ppo import Args, save_policy, single_threaded_numerics, train, warm_caches  # noqa: E402
+from rl.agent import save_policy  # noqa: E402
+from rl.ppo import Args, single_threaded_numerics, train, warm_caches  # noqa: E402
 from rl.train import TRAIN_SEED_BASE  # noqa: E402
 from simulator.actions import Action  # noqa: E402
 
@@ -86,7 +88,7 @@ def main() -> None:
         start = time.perf_counter()
         agent, _ = train(args, seeds=lambda i: TRAIN_SEED_BASE + 400_000 + i)
         ours_seconds = time.perf_counter() - start
-        save_policy(agent, ours_path, args)
+        save_policy(agent, ours_path, args.hidden, {"args": asdict(args)})
         start = time.perf_counter()
         train_sb3(args, sb3_path)
         sb3_seconds = time.perf_counter() - start

@@ -23,6 +23,7 @@ class RunContext:
     world: World
     faults: dict = field(default_factory=dict)  # MLMON_FAULT: node -> days to raise on
     kills: dict = field(default_factory=dict)  # MLMON_KILL: step -> days to SIGKILL the process after
+    keep_days: int | None = None  # row-level predictions kept for the newest N days only (None: all)
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
     reward_weights: RewardWeights = field(default_factory=RewardWeights)
     timings: dict = field(default_factory=dict)  # node -> ms, for the day in flight

@@ -112,6 +112,8 @@ def record(state: dict, runtime) -> dict:
     if context.cycle_started is not None:
         cycle_ms = (time.perf_counter() - context.cycle_started) * 1000.0 - context.timings.get("act", 0.0)
     context.stores.metrics.store_day_summary(state["run_id"], state["model"], day, summary, cycle_ms)
+    if context.keep_days is not None:  # retention: the day's findings stay, its oldest raw rows go
+        context.stores.predictions.drop_days_before(state["run_id"], state["model"], day - context.keep_days + 1)
     runtime.stream_writer({"day_summary": {**summary, "cycle_ms": cycle_ms},
                            "timings": {**context.timings, "record": (time.perf_counter() - started) * 1000.0}})
     memory = remember_day(state["memory"], day=day, performance=perf, drift=state["drift"], alerts=state["alerts"],

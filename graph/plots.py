@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from stores.safefs import atomic_file  # noqa: E402
+
 SEVERITY_COLOURS = {"low": "#4caf50", "medium": "#ffb300", "high": "#fb8c00", "critical": "#e53935"}
 
 
@@ -52,5 +54,6 @@ def plot_run(report: dict, path: Path) -> None:
     ax.barh(names, [counts[n] for n in names], color="#5e35b1")
     ax.set_title("Actions taken")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_file(path) as handle:
+        fig.savefig(handle, dpi=110, format="png")
     plt.close(fig)

@@ -6,8 +6,14 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from graph.errors import RunRefused
 from simulator.catalog import get_model
 from stores import Stores
+from stores.safefs import write_atomic
+
+class ReportExists(RunRefused):
+    """A finished run's report would be replaced by different content."""
+
 
 # Fields that are wall-clock measurements: they legitimately differ between two runs of the same seed.
 TIMING_FIELDS = ("cycle_ms", "median_cycle_ms", "generated_at")
@@ -34,22 +40,14 @@ def model_report(stores: Stores, run_id: str, model: str, config: dict) -> dict:
             "policy": config["policy"], "days": days, "summary": summarise(days, spec, stores, run_id, model)}
 
 
-def online_learning(output_dir: Path, run_id: str) -> dict | None:
-    """The learning curve of the policy update this run made (read back from the saved policy, named
-    relative to the output folder so that two folders' reports of the same run compare equal)."""
-    from rl.online import POLICY_FILE
-    from rl.ppo import load_agent
-
-    path = Path(output_dir) / POLICY_FILE
-    if not path.exists():
+def online_learning(stores: Stores, run_id: str) -> dict | None:
+    """What this run's policy update did, as the run recorded it in the stores (not read from the
+    folder's policy file, which later runs change: a report is a function of the stores alone)."""
+    record = stores.runs.learning(run_id)
+    if record is None:
         return None
-    _, checkpoint = load_agent(path)
-    rows = [r for r in checkpoint.get("online_curve", []) if r["run_id"] == run_id]
-    if not rows:
-        return None
-    return {"policy": POLICY_FILE, "runs_learned_from": checkpoint.get("online_runs", []),
-            "curve": [{k: r[k] for k in ("update", "global_step", "mean_return", "entropy", "approx_kl", "value_loss")}
-                      for r in rows]}
+    policy = stores.runs.policy(run_id)
+    return {**record, "decided_with": None if policy is None else {"source": policy[1], "sha256": policy[2]}}
 
 
 def summarise(days: list[dict], spec, stores: Stores, run_id: str, model: str) -> dict:
@@ -96,17 +94,26 @@ def _mean(values) -> float | None:
 
 def build_report(stores: Stores, run_id: str, config: dict) -> dict:
     reports = [model_report(stores, run_id, m, config) for m in config["models"]]
-    learning = online_learning(config["output_dir"], run_id) if config["policy"] == "ppo" else None
+    learning = online_learning(stores, run_id) if config["policy"] == "ppo" else None
     if len(reports) == 1:
         return {**reports[0], "online_learning": learning}
     return {"run_id": run_id, "models": reports, "scenario": config["scenario"], "seed": config["seed"],
             "policy": config["policy"], "online_learning": learning}
 
 
-def write_report(report: dict, path: Path) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=False))
-    tmp.replace(path)  # never leave a half-written report behind
+def write_report(report: dict, path: Path, force: bool = False) -> bool:
+    """Write the report all or nothing; a report already there with other content is kept unless `force`.
+
+    Returns whether the file was (re)written: the same content is left alone.
+    """
+    data = json.dumps(report, indent=2, sort_keys=False).encode()
+    if path.exists() and not path.is_symlink():
+        if path.read_bytes() == data:
+            return False
+        if not force:
+            raise ReportExists(f"{path} exists with other content; add --force to overwrite it, or use another --run-id")
+    write_atomic(path, data)
+    return True
 
 
 def without_timings(report):

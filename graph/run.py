@@ -12,33 +12,63 @@ examples:
 """
 from __future__ import annotations
 
-import argparse
-import logging
 import os
+import signal
 import sys
-import traceback
-from datetime import datetime
-from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGPIPE = 130, 143, 141
 
-from graph.runner import RunConfig, RunError, RunLocked, execute, validate_output_dir, validate_settings
-from nodes.faults import ENV_VAR as FAULT_ENV_VAR
-from nodes.faults import KILL_VAR
-from rl.policies import POLICY_NAMES, SHIPPED_POLICY
-from simulator.catalog import DEFAULT_MODEL, MODELS
-from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, OneLineParser, wrap
-from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS
-from stores import STORES_FILE, StoreError
-from stores.runs import read_run
+
+def _interrupted_at_start_up(signum, frame):
+    """Ctrl-C or SIGTERM while the libraries load: nothing has been written yet, so just say so and go."""
+    os.write(2, f"error: interrupted by {signal.Signals(signum).name} during start-up; no run was started\n".encode())
+    os._exit(EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM)
+
+
+if __name__ == "__main__":  # before the heavy imports below, which take a second or two
+    signal.signal(signal.SIGINT, _interrupted_at_start_up)
+    signal.signal(signal.SIGTERM, _interrupted_at_start_up)
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import shlex  # noqa: E402
+import traceback  # noqa: E402
+from datetime import datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+
+from graph.errors import RunError, RunRefused  # noqa: E402
+from graph.runner import MAX_DAYS, RUN_ID, RunConfig, execute, validate_output_dir, validate_settings  # noqa: E402
+from nodes.faults import ENV_VAR as FAULT_ENV_VAR  # noqa: E402
+from nodes.faults import KILL_VAR  # noqa: E402
+from rl.policies import POLICY_NAMES, SHIPPED_POLICY  # noqa: E402
+from simulator.catalog import DEFAULT_MODEL, MODELS  # noqa: E402
+from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, OneLineParser, wrap  # noqa: E402
+from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS  # noqa: E402
+from stores import STORES_FILE, StoreError  # noqa: E402
+from stores.runs import read_run  # noqa: E402
 
 # The learned policy is the default once one is shipped (rl/trained/); the playbook otherwise.
 DEFAULTS = {"model": DEFAULT_MODEL, "scenario": DEFAULT_SCENARIO, "days": 30, "seed": 0,
             "policy": "ppo" if SHIPPED_POLICY.exists() else "rules",
-            "onset": None, "severity": None}
+            "onset": None, "severity": None, "keep_days": None}
 
 log = logging.getLogger("mlmon")
+
+
+def folder_arg(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return Path(text)
+
+
+def run_id_arg(text: str) -> str:
+    if not RUN_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a "
+                                         "letter or digit (it names files)")
+    return text
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,16 +80,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # Defaults are filled in after parsing, so that resuming a run can tell given settings from defaults.
     p.add_argument("--model", choices=[*MODELS, "all"], help=f"model to monitor, or all (default: {DEFAULT_MODEL})")
     p.add_argument("--scenario", choices=list(SCENARIOS), help=f"what happens to the world (default: {DEFAULT_SCENARIO})")
-    p.add_argument("--days", type=int, help="number of days to simulate (default 30)")
+    p.add_argument("--days", type=int, help=f"number of days to simulate, 1 to {MAX_DAYS} (default 30)")
     p.add_argument("--seed", type=int, help="random seed; the same seed gives the same run (default 0)")
     p.add_argument("--policy", choices=list(POLICY_NAMES),
                    help=f"remediation policy (default: {DEFAULTS['policy']}); ppo keeps learning from each run, "
                         "saving <output-dir>/rl_policy.pt")
     p.add_argument("--onset", type=int, help="day the scenario's change starts (default 12; not for default/stable/seasonal)")
     p.add_argument("--severity", type=float, help="size of the scenario's change, 1.0 = as documented (default 1.0)")
-    p.add_argument("--output-dir", type=Path, default=Path("simulation_results"),
+    p.add_argument("--output-dir", type=folder_arg, default=Path("simulation_results"),
                    help="folder for the stores, checkpoints, report and plots (default simulation_results/)")
-    p.add_argument("--run-id", help="name of the run; re-running with the same id resumes it (default: a new id)")
+    p.add_argument("--run-id", type=run_id_arg,
+                   help="name of the run; re-running with the same id resumes it (default: a new id)")
+    p.add_argument("--keep-days", type=int, metavar="N",
+                   help="keep row-level predictions of the newest N days only; metrics, alerts and reports keep "
+                        "every day (default: keep all rows)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite the run's report if it exists with other content (never needed otherwise)")
     p.add_argument("--resume", action="store_true", help="resume the newest unfinished run in --output-dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar or day lines; log lines only")
     p.add_argument("--debug", action="store_true", help="print the full traceback on failure")
@@ -84,11 +120,12 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
     stored = stored_run(args)
     default_id = f"run-{datetime.now():%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
-    run_id = args.run_id or (stored["run_id"] if stored else default_id)
+    run_id = args.run_id if args.run_id is not None else (stored["run_id"] if stored else default_id)
     settings = dict(DEFAULTS)
     if stored is not None:
         previous = stored["config"]
-        settings.update({k: previous.get(k) for k in ("scenario", "days", "seed", "policy", "onset", "severity")})
+        settings.update({k: previous.get(k) for k in ("scenario", "days", "seed", "policy", "onset", "severity",
+                                                      "keep_days")})
         settings["model"] = "all" if len(previous["models"]) > 1 else previous["models"][0]
         clash = {k: v for k, v in given.items() if settings[k] != v}
         if clash:
@@ -98,7 +135,8 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     models = list(MODELS) if settings["model"] == "all" else [settings["model"]]
     config = RunConfig(models=models, scenario=settings["scenario"], days=settings["days"], seed=settings["seed"],
                        policy=settings["policy"], output_dir=args.output_dir, run_id=run_id,
-                       onset=settings["onset"], severity=settings["severity"])
+                       onset=settings["onset"], severity=settings["severity"], keep_days=settings["keep_days"],
+                       force=args.force)
     validate_settings(config)
     validate_output_dir(config.output_dir)
     return config
@@ -131,23 +169,59 @@ def summary_lines(report: dict) -> list[str]:
             f"  cost ${s['total_cost']:,.0f} (no action: ${s['no_action_total_cost']:,.0f})"]
 
 
+class RunConsole(Console):
+    """rich's Console, except that a closed stdout stops the run through our handler: rich's own
+    answer is a silent SystemExit(1), which would leave the user guessing."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError("standard output was closed")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt: not an Exception, so no node's fallback catches it."""
+
+
+def _terminate(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one is enough: let the run unwind in peace
+    raise Terminated()
+
+
+def _silence_stdout() -> None:
+    """After stdout closed under us: point it at /dev/null so that Python's exit does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def resume_command(config: RunConfig) -> str:
+    """The command that resumes the run, quoted for a shell (it gets pasted into one)."""
+    entry = os.environ.get("MLMON_ENTRY", "python -m graph.run")  # scripts/run sets itself here
+    return " ".join([*map(shlex.quote, shlex.split(entry) or [entry]), "--run-id", shlex.quote(config.run_id),
+                     "--output-dir", shlex.quote(str(config.output_dir))])
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.quiet else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    console = Console(highlight=False)
     try:
+        signal.signal(signal.SIGINT, _interrupted_at_start_up)
+        signal.signal(signal.SIGTERM, _interrupted_at_start_up)
+        args = parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.quiet else logging.WARNING,
+                            format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
         config = resolve_config(args)
     except (ValueError, RunError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    # From here a signal stops the run where it is; every finished step is checkpointed, so it resumes.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
 
-    entry = os.environ.get("MLMON_ENTRY", "python -m graph.run")  # scripts/run sets itself here
-    resume_hint = f"{entry} --run-id {config.run_id} --output-dir {config.output_dir}"
+    console = RunConsole(highlight=False)
+    resume_hint = resume_command(config)
     progress = None if args.quiet else Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
         TimeElapsedColumn(), console=console, transient=False)
     tasks: dict[str, int] = {}
+    reached: dict[str, int] = {}  # model -> last day recorded, for the message if the run is stopped
 
     def on_event(kind: str, data: dict) -> None:
         if kind == "thread":
@@ -162,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             if progress is not None:
                 progress.console.print(data["status"])
         elif kind == "day":
+            reached[data["model"]] = data["day"]
             line = day_line(data, with_model=len(config.models) > 1)
             if progress is None:
                 log.info(line)
@@ -169,28 +244,36 @@ def main(argv: list[str] | None = None) -> int:
                 progress.console.print(line)
                 progress.update(tasks[data["model"]], completed=data["day"] + 1)
 
-    injected = {v: os.environ[v] for v in (FAULT_ENV_VAR, KILL_VAR) if os.environ.get(v)}
-    if progress is None:
-        log.info("run %s: %s", config.run_id, config.settings())
-        for var, value in injected.items():
-            log.warning("%s=%s is set: injected faults are active", var, value)
-    else:
-        console.print(f"run [bold]{config.run_id}[/] in {config.output_dir}/")
-        console.print(f"  if interrupted, resume with: {resume_hint}", soft_wrap=True)
-        for var, value in injected.items():
-            console.print(f"  [bold yellow]{var}={value}[/] is set: injected faults are active")
+    def stopped(why: str) -> str:
+        where = ", ".join(f"{m} after day {d}" for m, d in reached.items()) or "before its first day"
+        return f"{why}: run {config.run_id} stopped {where} and can be resumed with: {resume_hint}"
+
     try:
-        if progress is not None:
+        injected = {v: os.environ[v] for v in (FAULT_ENV_VAR, KILL_VAR) if os.environ.get(v)}
+        if progress is None:
+            log.info("run %s: %s", config.run_id, config.settings())
+            for var, value in injected.items():
+                log.warning("%s=%s is set: injected faults are active", var, value)
+        else:
+            console.print(f"run [bold]{config.run_id}[/] in {config.output_dir}/")
+            console.print(f"  if interrupted, resume with: {resume_hint}", soft_wrap=True, markup=False)
+            for var, value in injected.items():
+                console.print(f"  [bold yellow]{var}={value}[/] is set: injected faults are active")
             progress.start()
         outputs = execute(config, on_event)
-    except RunLocked as exc:
+    except RunRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        if progress is not None:
-            progress.stop()  # before the message, or the bar is redrawn under it
-        print(f"\ninterrupted; resume with: {resume_hint}", file=sys.stderr)
-        return 130
+        print(stopped("interrupted (SIGINT)"), file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print(stopped("terminated (SIGTERM)"), file=sys.stderr)
+        return EXIT_SIGTERM
+    except BrokenPipeError:
+        _silence_stdout()
+        print(stopped("standard output was closed"), file=sys.stderr)
+        return EXIT_SIGPIPE
     except Exception as exc:  # a failure during the run: one line, the traceback only on request
         if args.debug:
             traceback.print_exc()
@@ -198,16 +281,24 @@ def main(argv: list[str] | None = None) -> int:
               f"(resume with: {resume_hint}; add --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILED
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over either way: no traceback from here on
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if progress is not None:
-            progress.stop()
+            try:
+                progress.stop()
+            except BrokenPipeError:
+                _silence_stdout()
 
     lines = [line for r in outputs.report.get("models", [outputs.report]) for line in summary_lines(r)]
     lines += [f"report: {outputs.report_path}", *(f"plot:   {p}" for p in outputs.plot_paths)]
-    for line in lines:
-        if args.quiet:
-            log.info(line)
-        else:
-            console.print(line, soft_wrap=True)
+    try:
+        for line in lines:
+            if args.quiet:
+                log.info(line)
+            else:
+                console.print(line, soft_wrap=True)
+    except BrokenPipeError:
+        _silence_stdout()  # the run is complete; only its summary lines were lost
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -19,33 +20,30 @@ from typing import Callable
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from graph import preflight
 from graph.build import build_graph
 from graph.context import RunContext
 from graph.plots import plot_run
+from graph.errors import RunError, RunLocked, RunRefused
+from graph.preflight import CHECKPOINT_FILE
 from graph.report import build_report, write_report
 from graph.state import empty_memory
 from nodes import faults
-from rl.policies import make_policy
+from rl.policies import POLICY_NAMES, make_policy
 from simulator import episode
 from simulator.catalog import get_model
 from simulator.scenarios import get_scenario
 from simulator.world import World
 from stores import STORES_FILE, Stores, StoreError, open_stores
 from stores.db import MLMON_APPLICATION_ID, check_sqlite_file
+from stores.safefs import SQLITE_SIDE_FILES, LinkRefused, open_lock, refuse_links, write_lock_note
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FILE = "checkpoints.db"
 CHECKPOINT_TABLES = {"checkpoints", "writes"}  # what langgraph's SqliteSaver creates
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-class RunError(Exception):
-    """A run cannot start or go on; the message is meant for the user, in one line."""
-
-
-class RunLocked(RunError):
-    """Another process is running this run right now."""
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MAX_DAYS = 365  # a simulated year; longer runs belong to log monitoring, where periods come from the data
+MAX_SEED = 2**63 - 1  # seeds are stored as SQLite integers and checkpointed as msgpack ints
 
 
 @dataclass
@@ -59,16 +57,28 @@ class RunConfig:
     run_id: str
     onset: int | None = None  # scenario parameters; None keeps the scenario's documented default
     severity: float | None = None
+    keep_days: int | None = None  # keep row-level predictions of only the newest N days (None: all)
+    force: bool = False  # overwrite a report that exists with other content (not a setting of the run)
 
     def settings(self) -> dict:
         """What identifies the run's results (resuming with other settings is refused)."""
-        return {"models": self.models, "scenario": self.scenario, "days": self.days, "seed": self.seed,
-                "policy": self.policy, "onset": self.onset, "severity": self.severity}
+        settings = {"models": self.models, "scenario": self.scenario, "days": self.days, "seed": self.seed,
+                    "policy": self.policy, "onset": self.onset, "severity": self.severity}
+        if self.keep_days is not None:  # absent rather than None, so runs registered before it compare equal
+            settings["keep_days"] = self.keep_days
+        return settings
 
     def world_scenario(self):
         scenario = get_scenario(self.scenario)
         changes = {k: v for k, v in (("onset", self.onset), ("severity", self.severity)) if v is not None}
         return scenario.with_params(**changes) if changes else scenario
+
+    def output_names(self) -> list[str]:
+        """Every file this run writes in its output folder (none of them may be a planted link)."""
+        suffixes = [""] if len(self.models) == 1 else [f"_{m}" for m in self.models]
+        return [*(STORES_FILE + s for s in SQLITE_SIDE_FILES), *(CHECKPOINT_FILE + s for s in SQLITE_SIDE_FILES),
+                f".{self.run_id}.lock", f"final_report_{self.run_id}.json",
+                *(f"simulation_plots_{self.run_id}{s}.png" for s in suffixes)]
 
 
 @dataclass
@@ -79,39 +89,54 @@ class RunOutputs:
     threads: dict = field(default_factory=dict)  # model -> "started" | "resumed" | "finished already"
 
 
-def validate_output_dir(output_dir: Path) -> None:
+def validate_output_dir(output_dir: Path, run_id: str | None = None) -> None:
     """Fail early, before anything is written, if the output folder or its databases are unusable."""
+    if not str(output_dir).strip():
+        raise RunRefused("--output-dir must not be empty")
     if output_dir.exists() and not output_dir.is_dir():
-        raise RunError(f"output dir {output_dir} exists and is not a directory")
+        raise RunRefused(f"output dir {output_dir} exists and is not a directory")
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        probe = output_dir / f".mlmon-write-test-{time.time_ns()}"
-        probe.write_text("")
+        probe = output_dir / f".mlmon-write-test-{os.getpid()}-{time.time_ns()}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         probe.unlink()
     except OSError as exc:
-        raise RunError(f"output dir {output_dir} is not writable ({exc.strerror or exc})") from None
+        raise RunRefused(f"output dir {output_dir} is not writable ({exc.strerror or exc})") from None
     try:
+        refuse_links(output_dir, [*(STORES_FILE + s for s in SQLITE_SIDE_FILES),
+                                  *(CHECKPOINT_FILE + s for s in SQLITE_SIDE_FILES)])
         check_sqlite_file(output_dir / STORES_FILE, application_id=MLMON_APPLICATION_ID)
         check_sqlite_file(output_dir / CHECKPOINT_FILE, tables=CHECKPOINT_TABLES)
+    except LinkRefused as exc:
+        raise RunRefused(str(exc)) from None
     except StoreError as exc:
-        raise RunError(f"{exc}; move it away or choose another --output-dir") from None
+        raise RunRefused(f"{exc}; move it away or choose another --output-dir") from None
 
 
 def validate_settings(config: RunConfig) -> None:
-    if not RUN_ID.match(config.run_id):
-        raise ValueError(f"--run-id {config.run_id!r} must be letters, digits, '.', '_' or '-' (it names files)")
+    """Every setting checked up front: a value that would fail later (or be silently ignored) fails here."""
+    if not RUN_ID.fullmatch(config.run_id):
+        raise ValueError(f"--run-id {config.run_id!r} must be 1-100 letters, digits, '.', '_' or '-', starting with "
+                         "a letter or digit (it names files)")
     for model in config.models:
         get_model(model)
-    get_scenario(config.scenario)
+    scenario = get_scenario(config.scenario)
+    if not 0 < config.days <= MAX_DAYS:
+        raise ValueError(f"--days must be a number of days from 1 to {MAX_DAYS}, not {config.days}")
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ValueError(f"--seed must be from 0 to 2**63-1, not {config.seed}")
+    for name, value in (("onset", config.onset), ("severity", config.severity)):
+        if value is not None and name not in scenario.uses:
+            takes = f"takes only --{', --'.join(scenario.uses)}" if scenario.uses else "takes neither --onset nor --severity"
+            raise ValueError(f"--{name} does not apply to scenario {scenario.name}, which {takes}")
     if config.onset is not None and not 0 <= config.onset < config.days:
         raise ValueError(f"--onset must be a day of the run (0 to {config.days - 1}), not {config.onset}")
     if config.severity is not None and not 0 < config.severity <= 3:
         raise ValueError(f"--severity must be in (0, 3], not {config.severity}")
-    if config.days <= 0:
-        raise ValueError(f"--days must be a positive number of days, not {config.days}")
-    if config.seed < 0:
-        raise ValueError(f"--seed must be >= 0, not {config.seed}")
-    make_policy(config.policy, config.seed, config.output_dir)
+    if config.keep_days is not None and config.keep_days < 1:
+        raise ValueError(f"--keep-days must be at least 1, not {config.keep_days}")
+    if config.policy not in POLICY_NAMES:
+        raise ValueError(f"unknown policy {config.policy!r}; choose from {', '.join(POLICY_NAMES)}")
     faults.from_environment()
     faults.kills_from_environment()
 
@@ -139,14 +164,15 @@ def thread_status(graph, config: dict) -> str:
     return "finished"
 
 
-def initial_state(config: RunConfig, model: str, world: World) -> dict:
+def initial_state(config: RunConfig, model: str, world: World, stores_identity: str) -> dict:
     return {"run_id": config.run_id, "model": model, "scenario": config.scenario, "seed": config.seed,
             "days": config.days, "policy": config.policy, "baseline": world.monitoring_baseline(), "day": 0,
+            "stores_id": stores_identity,
             "memory": empty_memory(world.initial_state().model.version), "sim": episode.start(world)}
 
 
 def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: SqliteSaver,
-              on_event: Callable[[str, dict], None]) -> str:
+              on_event: Callable[[str, dict], None], policy) -> str:
     """Start, resume or skip one model's thread; returns what happened to it."""
     graph = build_graph(checkpointer)
     cfg = thread_config(config.run_id, model, config.days)
@@ -157,11 +183,11 @@ def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: Sqlit
     world = World(get_model(model), config.world_scenario(), config.seed)
     stores.predictions.register_model(world.schema())
     stores.predictions.store_reference(config.run_id, model, world.initial_state().model.version, world.to_log(world.reference))
-    context = RunContext(stores=stores, schema=world.schema(),
-                         policy=make_policy(config.policy, config.seed, config.output_dir),
-                         world=world, faults=faults.from_environment(), kills=faults.kills_from_environment())
+    context = RunContext(stores=stores, schema=world.schema(), policy=policy, world=world,
+                         faults=faults.from_environment(), kills=faults.kills_from_environment(),
+                         keep_days=config.keep_days)
     if status == "new":
-        inputs, first_day = initial_state(config, model, world), 0
+        inputs, first_day = initial_state(config, model, world, stores.identity), 0
     else:
         inputs, first_day = None, graph.get_state(cfg).values.get("day", 0)
     on_event("thread", {"model": model, "status": "started" if status == "new" else "resumed", "day": first_day,
@@ -182,28 +208,60 @@ def run_lock(output_dir: Path, run_id: str):
     """One process per run: a second one (say, the TUI and a cron job) is refused, not interleaved.
 
     flock is released by the kernel when its holder dies, so a SIGKILLed run never blocks its resume.
+    The lock file is opened without truncating or following a link, and left in place: deleting it
+    while another process waits on it would let two processes hold "the" lock.
     """
-    path = output_dir / f".{run_id}.lock"
-    with open(path, "w") as handle:
+    try:
+        fd = open_lock(output_dir / f".{run_id}.lock")
+    except LinkRefused as exc:
+        raise RunRefused(str(exc)) from None
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunLocked(f"run {run_id} is already running in another process") from None
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
+        write_lock_note(fd, f"run {run_id}")
+        yield
+    finally:
+        os.close(fd)
 
 
 def execute(config: RunConfig, on_event: Callable[[str, dict], None] = lambda kind, data: None) -> RunOutputs:
     """Run (or resume) every model of the run, then write the report and plots."""
     validate_settings(config)
-    validate_output_dir(config.output_dir)
+    validate_output_dir(config.output_dir, config.run_id)
+    try:
+        refuse_links(config.output_dir, config.output_names())
+        if config.policy == "ppo":
+            from rl.online import POLICY_FILES
+
+            refuse_links(config.output_dir, POLICY_FILES)
+    except LinkRefused as exc:
+        raise RunRefused(str(exc)) from None
+    # Checked before locking too, so that a refused run leaves not even a lock file behind; and again
+    # under the lock, which is what makes the answer hold while the run goes on.
+    run_policy(config, preflight.check(config))
     with run_lock(config.output_dir, config.run_id):
-        return _execute(config, on_event)
+        plan = preflight.check(config, integrity=False)
+        policy = run_policy(config, plan)
+        return _execute(config, plan, policy, on_event)
 
 
-def learn_from_run(config: RunConfig, stores: Stores) -> dict:
+def run_policy(config: RunConfig, plan: preflight.Plan):
+    """The policy the run decides with: the version it started with, recorded in the stores; for a
+    new PPO run, the folder's current policy file, read once and checked before anything is written."""
+    if config.policy != "ppo":
+        return make_policy(config.policy, config.seed)
+    try:
+        if plan.policy is not None:
+            data, source = plan.policy
+            return make_policy("ppo", learned=data, source=f"{source} (as recorded when run {config.run_id} started)")
+        return make_policy("ppo", config.seed, config.output_dir)
+    except ValueError as exc:
+        raise RunRefused(str(exc)) from None
+
+
+def learn_from_run(config: RunConfig, stores: Stores, on_event: Callable[[str, dict], None]) -> dict:
     """Online learning: the run's days, plus fresh simulated episodes, update <output-dir>/rl_policy.pt."""
     from rl.online import update_policy
 
@@ -215,36 +273,42 @@ def learn_from_run(config: RunConfig, stores: Stores) -> dict:
         if days:
             runs.append({"observations": [d["observation"] for d in days], "masks": [d["mask"] for d in days],
                          "actions": [d["action_index"] for d in days], "rewards": [d["reward"] for d in days]})
-    return update_policy(config.output_dir, config.run_id, runs, config.seed)
+    wait = lambda holder: on_event("learning", {"status": f"waiting for {holder} to finish its policy update"})  # noqa: E731
+    faults.maybe_kill(faults.kills_from_environment(), "learning", 0)
+    try:
+        return update_policy(config.output_dir, config.run_id, runs, config.seed, on_wait=wait)
+    except LinkRefused as exc:
+        raise RunRefused(str(exc)) from None
 
 
-def _execute(config: RunConfig, on_event: Callable[[str, dict], None]) -> RunOutputs:
+def _execute(config: RunConfig, plan: preflight.Plan, policy, on_event: Callable[[str, dict], None]) -> RunOutputs:
     try:
         stores = open_stores(config.output_dir / STORES_FILE)
     except StoreError as exc:
-        raise RunError(str(exc)) from None
+        raise RunRefused(str(exc)) from None
     checkpointer = open_checkpointer(config.output_dir)
     try:
-        existing = stores.runs.get(config.run_id)
-        if existing is not None and existing["config"] != config.settings():
-            raise RunError(f"run {config.run_id} already exists in {config.output_dir} with settings "
-                           f"{existing['config']}; use another --run-id")
         stores.runs.start(config.run_id, config.settings())
-        threads = {m: run_model(config, m, stores, checkpointer, on_event) for m in config.models}
         if config.policy == "ppo":
+            stores.runs.record_policy(config.run_id, policy.data, policy.source)
+        threads = {m: run_model(config, m, stores, checkpointer, on_event, policy) for m in config.models}
+        finished_before = plan.registered is not None and plan.registered["status"] == "finished"
+        if config.policy == "ppo" and not finished_before:  # a finished run learned once already
             on_event("learning", {"status": "updating the policy from this run (online learning)"})
-            learned = learn_from_run(config, stores)
+            learned = learn_from_run(config, stores, on_event)
+            stores.runs.record_learning(config.run_id, learned["record"])
             on_event("learning", {"status": learned.get("skipped") or
                                   f"policy updated from {learned['run_days']} run days and {learned['fresh_steps']} simulated "
                                   f"days -> {learned['policy']} (started from {learned['started_from']})"})
         report = build_report(stores, config.run_id, {**config.settings(), "output_dir": config.output_dir})
         report_path = config.output_dir / f"final_report_{config.run_id}.json"
-        write_report(report, report_path)
+        rewritten = write_report(report, report_path, force=config.force)
         plots = []
         for model_report in report.get("models", [report]):
             suffix = "" if len(config.models) == 1 else f"_{model_report['model']}"
             path = config.output_dir / f"simulation_plots_{config.run_id}{suffix}.png"
-            plot_run(model_report, path)
+            if rewritten or not path.exists():  # a report left as it was keeps its plots as they were
+                plot_run(model_report, path)
             plots.append(path)
         stores.runs.finish(config.run_id)
         return RunOutputs(report_path, plots, report, threads)

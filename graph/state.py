@@ -21,6 +21,7 @@ class MonitorState(TypedDict, total=False):
     days: int
     policy: str
     baseline: dict  # reference accuracy, latency, volume and SLA figures the nodes judge against
+    stores_id: str  # identity of the stores file the thread began with (a resume against another is refused)
 
     # the day in flight (overwritten every day)
     day: int

@@ -6,7 +6,8 @@ remediation. The injected error says it was injected, so a report never mistakes
 
 For crash tests, MLMON_KILL (same syntax, also accepting the steps load_day, act and record) makes
 the process SIGKILL itself right after that step's store writes and before its checkpoint: the
-worst moment, as the day's rows are written but the graph does not know it.
+worst moment, as the day's rows are written but the graph does not know it. `learning` kills the
+process as its end-of-run policy update begins (every day is done, the policy not yet saved).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import os
 import signal
 
 NODES = ("performance", "drift", "quality", "alert", "remediation")
-STEPS = ("load_day", *NODES, "act", "record")
+STEPS = ("load_day", *NODES, "act", "record", "learning")  # learning: as the run's online policy update starts
 ENV_VAR = "MLMON_FAULT"
 KILL_VAR = "MLMON_KILL"
 
@@ -26,18 +27,25 @@ class InjectedFault(RuntimeError):
 def parse(spec: str, nodes: tuple[str, ...] = NODES, var: str = ENV_VAR) -> dict[str, tuple[int, int] | None]:
     """'drift@5,quality@2-3,alert' -> {'drift': (5, 5), 'quality': (2, 3), 'alert': None}."""
     plan: dict[str, tuple[int, int] | None] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        node, _, days = part.partition("@")
+    if not spec.strip():
+        return plan
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            raise ValueError(f"{var}={spec!r} has an empty entry; write node, node@D or node@A-B, comma-separated")
+        node, at, days = part.partition("@")
         if node not in nodes:
             raise ValueError(f"{var}: unknown node {node!r}; choose from {', '.join(nodes)}")
-        if not days:
+        if not at:
             plan[node] = None
             continue
         first, _, last = days.partition("-")
         try:
             window = (int(first), int(last or first))
         except ValueError:
-            raise ValueError(f"{var}: bad day range {days!r} in {part!r}") from None
+            raise ValueError(f"{var}: bad day range {days!r} in {part!r} (write {node}@D or {node}@A-B; "
+                             f"{node} alone means every day)") from None
+        if window[0] < 0:
+            raise ValueError(f"{var}: day range {days!r} in {part!r} starts before day 0")
         if window[0] > window[1]:
             raise ValueError(f"{var}: day range {days!r} in {part!r} ends before it starts")
         plan[node] = window

@@ -63,11 +63,11 @@ _PPO_POLICIES: dict[str, object] = {}  # per worker process: a policy file is re
 
 def build(spec: PolicySpec):
     if spec.kind == "ppo":
-        from rl.ppo import PPOPolicy
+        from rl.agent import PPOPolicy
 
         path = spec.params["path"]
         if path not in _PPO_POLICIES:  # PPOPolicy is stateless (greedy), so episodes can share it
-            _PPO_POLICIES[path] = PPOPolicy(path)
+            _PPO_POLICIES[path] = PPOPolicy.from_file(path)
         return _PPO_POLICIES[path]
     return make_baseline(spec.kind, spec.params)
 
@@ -230,12 +230,9 @@ def main(argv=None) -> int:
         tuned = load_tuned(args.baselines)
         if not args.policy.exists():
             raise ValueError(f"{args.policy} not found (train one with python -m rl.train)")
-        from rl.ppo import load_agent
+        from rl.agent import load_agent
 
-        try:
-            load_agent(args.policy)
-        except Exception as exc:
-            raise ValueError(f"{args.policy} is not a readable mlmon policy ({type(exc).__name__})") from None
+        load_agent(args.policy)  # a PolicyFileError (a ValueError) says what is wrong, in one line
         if args.save is not None and not args.save.parent.is_dir():
             raise ValueError(f"--save: folder {args.save.parent} does not exist")
     except ValueError as exc:

@@ -2,7 +2,7 @@
 
 `rules` is the hand-written operator playbook keyed on the incident's root cause; `noop` always
 continues; `random` picks uniformly among possible actions (seeded by run seed and day); `ppo` is the
-learned policy (rl.ppo.PPOPolicy).
+learned policy (rl.agent.PPOPolicy).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ SHIPPED_POLICY = Path(__file__).parent / "trained" / "ppo_remediation.pt"  # mad
 class Decision:
     action: Action
     justification: str
+    probabilities: list[float] | None = None  # a learned policy's probability of each action, in Action order
 
 
 class Policy(Protocol):
@@ -86,8 +87,10 @@ class RulesPolicy:
         return Decision(Action.CONTINUE, f"open {cause} incident ({severity}) with no playbook step: keep watching")
 
 
-def make_policy(name: str, seed: int = 0, output_dir=None) -> Policy:
-    """`ppo` loads <output_dir>/rl_policy.pt if a previous run left one there, else the shipped policy."""
+def make_policy(name: str, seed: int = 0, output_dir=None, learned: bytes | None = None,
+                source: str = "") -> Policy:
+    """`ppo` serves `learned` (a policy file's bytes: the version a run started with) if given, else
+    <output_dir>/rl_policy.pt if a previous run left one there, else the shipped policy."""
     if name == "noop":
         return NoopPolicy()
     if name == "random":
@@ -95,17 +98,19 @@ def make_policy(name: str, seed: int = 0, output_dir=None) -> Policy:
     if name == "rules":
         return RulesPolicy()
     if name == "ppo":
+        from rl.agent import PolicyFileError, PPOPolicy  # torch is imported only when the learned policy is asked for
         from rl.online import policy_path
-        from rl.ppo import PPOPolicy  # torch is imported only when the learned policy is asked for
 
+        if learned is not None:
+            return PPOPolicy(learned, source or "the run's recorded policy")
         path = policy_path(output_dir) if output_dir is not None else SHIPPED_POLICY
         if not path.exists():
             raise ValueError(f"no PPO policy at {path}; train one with python -m rl.train")
         try:
-            return PPOPolicy(path)
-        except Exception as exc:  # a truncated or foreign file: say which, do not touch it
-            raise ValueError(f"{path} is not a readable mlmon policy ({type(exc).__name__}); "
-                             "move it away to start from the shipped policy") from None
+            return PPOPolicy.from_file(path)
+        except PolicyFileError as exc:  # a truncated, old or hostile file: say which, do not touch it
+            hint = "; move it away to start from the shipped policy" if path != SHIPPED_POLICY else ""
+            raise PolicyFileError(f"{exc}{hint}") from None
     raise ValueError(f"unknown policy {name!r}; choose from {', '.join(POLICY_NAMES)}")
 
 

@@ -4,27 +4,22 @@ Vectorised envs collect `num_steps` per env; advantages come from GAE; the polic
 surrogate step with a clipped value loss, normalised advantages and an entropy bonus, over a few
 epochs of minibatches, with orthogonal init, gradient-norm clipping and a linearly annealed learning
 rate. Impossible actions (no version to roll back to, a retrain already scheduled) are masked out of
-the logits, so the policy never samples them and their probabilities get no gradient.
+the logits, so the policy never samples them and their probabilities get no gradient. The network,
+its file and its serving live in rl/agent.py: this file only trains.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.distributions import Categorical
 
+from rl.agent import Agent
 from rl.env import EnvConfig, RemediationEnv
-from rl.observation import POLICY_FEATURES
-from rl.policies import Decision
-from simulator.actions import Action
-
-MASKED_LOGIT = -1e8
-CONTINUE_PRIOR = 0.8
 
 
 @dataclass
@@ -77,44 +72,6 @@ class Args:
     @property
     def minibatch_size(self) -> int:
         return self.batch_size // self.num_minibatches
-
-
-def layer_init(layer: nn.Linear, std: float = np.sqrt(2), bias: float = 0.0) -> nn.Linear:
-    torch.nn.init.orthogonal_(layer.weight, std)
-    torch.nn.init.constant_(layer.bias, bias)
-    return layer
-
-
-class Agent(nn.Module):
-    def __init__(self, obs_dim: int, n_actions: int, hidden: int = 64):
-        super().__init__()
-        self.critic = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, hidden)), nn.Tanh(),
-            layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
-            layer_init(nn.Linear(hidden, 1), std=1.0),
-        )
-        self.actor = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, hidden)), nn.Tanh(),
-            layer_init(nn.Linear(hidden, hidden)), nn.Tanh(),
-            layer_init(nn.Linear(hidden, n_actions), std=0.01),
-        )
-        # A prior, not a rule: on most days continuing is right, so the untrained policy continues with
-        # probability CONTINUE_PRIOR instead of 1/7 and explores remediations less wastefully.
-        with torch.no_grad():
-            self.actor[-1].bias[Action.CONTINUE] = float(np.log(CONTINUE_PRIOR / (1 - CONTINUE_PRIOR) * (n_actions - 1)))
-
-    def get_value(self, x: torch.Tensor) -> torch.Tensor:
-        return self.critic(x)
-
-    def distribution(self, x: torch.Tensor, mask: torch.Tensor) -> Categorical:
-        logits = self.actor(x)
-        return Categorical(logits=torch.where(mask.bool(), logits, torch.full_like(logits, MASKED_LOGIT)))
-
-    def get_action_and_value(self, x, mask, action=None):
-        dist = self.distribution(x, mask)
-        if action is None:
-            action = dist.sample()
-        return action, dist.log_prob(action), dist.entropy(), self.critic(x)
 
 
 def make_env(config: EnvConfig) -> Callable[[], gym.Env]:
@@ -241,8 +198,9 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
         clipfracs = []
         for _epoch in range(args.update_epochs):
             rng.shuffle(b_inds)
-            for start_i in range(0, len(b_inds), args.minibatch_size):
-                mb = b_inds[start_i:start_i + args.minibatch_size]
+            # num_minibatches of near-equal size: a batch with a run's extra days does not leave a last
+            # minibatch of one sample, whose advantage cannot be normalised.
+            for mb in np.array_split(b_inds, args.num_minibatches):
                 _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_masks[mb], b_actions[mb])
                 logratio = newlogprob - b_logprobs[mb]
                 ratio = logratio.exp()
@@ -283,45 +241,3 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
             on_update(row)
     envs.close()
     return agent, log
-
-
-# ---- the saved policy ------------------------------------------------------------------------------
-
-def save_policy(agent: Agent, path, args: Args, extra: dict | None = None) -> None:
-    torch.save({"state_dict": agent.state_dict(), "obs_features": list(POLICY_FEATURES),
-                "actions": [a.label for a in Action], "hidden": args.hidden, "args": asdict(args), **(extra or {})}, path)
-
-
-def load_agent(path) -> tuple[Agent, dict]:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    if checkpoint.get("obs_features") != list(POLICY_FEATURES):
-        raise ValueError(f"{path}: policy was trained on other observation features")
-    agent = Agent(len(POLICY_FEATURES), len(Action), checkpoint["hidden"])
-    agent.load_state_dict(checkpoint["state_dict"])
-    agent.eval()
-    return agent, checkpoint
-
-
-def greedy_action(agent: Agent, observation, mask) -> tuple[int, np.ndarray]:
-    """The most probable allowed action, and the action probabilities."""
-    torch.set_num_threads(1)
-    with torch.no_grad():
-        dist = agent.distribution(torch.tensor(np.asarray(observation, dtype=np.float32))[None],
-                                  torch.tensor(np.asarray(mask, dtype=np.float32))[None])
-        probs = dist.probs[0].numpy()
-    return int(np.argmax(probs)), probs
-
-
-class PPOPolicy:
-    """A trained PPO policy behind the remediation node's interface: the most probable allowed action."""
-
-    name = "ppo"
-
-    def __init__(self, path):
-        self.path = str(path)
-        self.agent, self.checkpoint = load_agent(path)
-
-    def decide(self, observation, mask, findings) -> Decision:
-        action, probs = greedy_action(self.agent, observation, mask)
-        ranked = sorted(((p, Action(i).label) for i, p in enumerate(probs) if mask[i]), reverse=True)[:3]
-        return Decision(Action(action), "PPO policy: " + ", ".join(f"{label} {p:.0%}" for p, label in ranked))

@@ -65,7 +65,8 @@ def warm_start(args, ppo_args):
     from rl.imitation import clone, demonstrations
     from rl.observation import POLICY_FEATURES
     from rl.policies import make_policy
-    from rl.ppo import Agent, single_threaded_numerics
+    from rl.agent import Agent
+    from rl.ppo import single_threaded_numerics
     from simulator.actions import Action
 
     single_threaded_numerics()
@@ -109,7 +110,8 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from rl.ppo import Args, save_policy, train
+    from rl.agent import save_policy
+    from rl.ppo import Args, train
 
     ppo_args = Args(seed=args.seed, total_timesteps=args.timesteps, num_envs=args.envs, async_envs=not args.sync,
                     learning_rate=args.learning_rate)
@@ -128,9 +130,9 @@ def main(argv=None) -> int:
         agent, log = train(ppo_args, seeds=seed_stream, on_update=on_update, agent=agent)
     seconds = time.perf_counter() - started
     command = "python -m rl.train " + " ".join(argv if argv is not None else sys.argv[1:])
-    save_policy(agent, args.out, ppo_args, {"trained_steps": log[-1]["global_step"], "train_seconds": round(seconds, 1),
-                                             "command": command.strip(), "learning_curve": log,
-                                             "warm_start": cloned})
+    save_policy(agent, args.out, ppo_args.hidden, {"args": asdict(ppo_args), "trained_steps": log[-1]["global_step"],
+                                                   "train_seconds": round(seconds, 1), "command": command.strip(),
+                                                   "learning_curve": log, "warm_start": cloned})
     csv_path, png_path = write_curve(log, args.out)
     print(f"trained {log[-1]['global_step']:,} steps in {seconds:.0f} s; final mean return {log[-1]['mean_return']:.1f}")
     print(f"policy: {args.out}\ncurve:  {csv_path}, {png_path}")

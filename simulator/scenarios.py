@@ -38,6 +38,7 @@ class Scenario:
     description: str
     right_action: str  # what a competent operator would do, for the docs and the tests
     params: ScenarioParams = field(default_factory=ScenarioParams)
+    uses: tuple[str, ...] = ("onset", "severity")  # the params its conditions read (others would be ignored)
 
     def conditions(self, day: int) -> DayConditions:
         return _CONDITIONS[self.name](day, self.params)
@@ -132,8 +133,9 @@ SCENARIOS: dict[str, Scenario] = {
             "11-20 (accuracy ~0.87 -> ~0.82); critical days 21-25 (~0.75, drift ~0.45); the traffic "
             "drifts back from day 26 (~0.86).",
             right_action="retrain once the segment is established (in the critical period at the latest)",
+            uses=(),
         ),
-        Scenario("stable", "Nothing changes: every day is drawn from the reference world.", "continue"),
+        Scenario("stable", "Nothing changes: every day is drawn from the reference world.", "continue", uses=()),
         Scenario(
             "sudden_shift",
             "On the onset day (default 12) the new segment jumps to 45% x severity of traffic and stays: "
@@ -157,6 +159,7 @@ SCENARIOS: dict[str, Scenario] = {
             "On the onset day (default 12) a faulty release (a column-order bug, slower build) replaces the "
             "serving model.",
             right_action="rollback",
+            uses=("onset",),
         ),
         Scenario(
             "pipeline_fault",
@@ -164,11 +167,13 @@ SCENARIOS: dict[str, Scenario] = {
             "values arrive missing (severity >= 1) or stuck at one value (severity < 1). Extra monitoring "
             "locates the broken feed and it is repaired the next day.",
             right_action="increase_monitoring (do not retrain on broken data)",
+            uses=("onset", "severity", "duration"),
         ),
         Scenario(
             "seasonal",
             "A weekly cycle moves features the model already handles: drift that does not hurt accuracy.",
             right_action="continue",
+            uses=("severity",),
         ),
     )
 }

@@ -52,6 +52,36 @@ def check_sqlite_file(path: Path, application_id: int | None = None, tables: set
         raise StoreError(f"{path} is a SQLite database with tables mlmon does not know ({', '.join(sorted(found - tables))})")
 
 
+def integrity_problem(path: Path) -> str | None:
+    """What `PRAGMA quick_check` finds wrong with a SQLite file (None: nothing). Read-only.
+
+    quick_check walks every page of every b-tree (it skips only the index-against-table comparison of
+    integrity_check), so it finds overwritten or torn pages; its cost grows with the file
+    (benchmarks/integrity.py measures it).
+    """
+    if not Path(path).exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if rows == ["ok"]:
+        return None
+    problems = [p.strip() for row in rows for p in row.splitlines() if p.strip() and not p.startswith("***")]
+    return "; ".join(problems[:2]) + (f"; and {len(problems) - 2} more" if len(problems) > 2 else "")
+
+
+def check_integrity(path: Path) -> None:
+    problem = integrity_problem(path)
+    if problem is not None:
+        raise StoreError(f"{path} is damaged (SQLite quick_check: {problem}); restore it from a backup, or move it "
+                         "away together with checkpoints.db to start clean")
+
+
 def open_database(path: Path | str, read_only: bool = False) -> sqlite_utils.Database:
     path = Path(path)
     check_sqlite_file(path, application_id=MLMON_APPLICATION_ID)
@@ -59,7 +89,8 @@ def open_database(path: Path | str, read_only: bool = False) -> sqlite_utils.Dat
         return sqlite_utils.Database(sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False))
     try:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        conn.execute(f"PRAGMA application_id = {MLMON_APPLICATION_ID}")
+        if conn.execute("PRAGMA application_id").fetchone()[0] != MLMON_APPLICATION_ID:  # a write: only once
+            conn.execute(f"PRAGMA application_id = {MLMON_APPLICATION_ID}")
         conn.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a killed process loses nothing; an OS crash can lose the last commits.
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -307,6 +307,17 @@ class PredictionStore:
             f"WHERE run_id = ? AND day >= ? AND ts > ? AND label IS NOT NULL", (run_id, first_day, since)).fetchone()
         return None if not total else correct / total
 
+    def drop_days_before(self, run_id: str, model_id: str, first_kept_day: int) -> int:
+        """Retention: delete the run's prediction rows of days before `first_kept_day` (idempotent).
+
+        SQLite reuses the freed pages, so a run with retention stops growing once it reaches its window.
+        """
+        table = _table("predictions", model_id)
+        self.schema(model_id)
+        with self.db.conn:
+            return self.db.conn.execute(f"DELETE FROM [{table}] WHERE run_id = ? AND day < ?",
+                                        (run_id, first_kept_day)).rowcount
+
     def count_rows(self, run_id: str, model_id: str) -> dict[int, int]:
         table = _table("predictions", model_id)
         return {d: n for d, n in self.db.conn.execute(

@@ -1,30 +1,64 @@
-"""The run registry: which runs exist in an output folder, with what settings, and whether they finished."""
+"""The run registry: which runs exist in an output folder, with what settings, and whether they finished.
+
+Beside each run it keeps what the run's report needs and the folder's shared files would otherwise
+change under it: the exact policy file the run started with (so a resume decides with the same
+policy, whatever other runs taught the folder's policy meanwhile) and what its online update did.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
 import sqlite_utils
 
-from stores.db import open_database
+from stores.db import StoreError, open_database
+
+RUN_COLUMNS = {"run_id", "config", "status", "started_at", "finished_at"}
+STATUSES = ("running", "finished")
 
 
 class RunRegistry:
     def __init__(self, db: sqlite_utils.Database, create: bool = True):
         self.db = db
-        if create and "runs" not in db.table_names():
+        self.path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+        if create:
             with db.conn:
-                db["runs"].create({"run_id": str, "config": str, "status": str, "started_at": float,
-                                   "finished_at": float}, pk="run_id")
+                if "runs" not in db.table_names():
+                    db["runs"].create({"run_id": str, "config": str, "status": str, "started_at": float,
+                                       "finished_at": float}, pk="run_id")
+                if "run_policies" not in db.table_names():
+                    db["run_policies"].create({"run_id": str, "sha256": str, "source": str, "data": bytes}, pk="run_id")
+                if "run_learning" not in db.table_names():
+                    db["run_learning"].create({"run_id": str, "record": str}, pk="run_id")
+        self._check_shape()
+
+    def _check_shape(self) -> None:
+        """A registry table written by something else is refused in one line, not met with a KeyError later."""
+        if "runs" not in self.db.table_names():
+            return
+        columns = {c.name for c in self.db["runs"].columns}
+        if not RUN_COLUMNS <= columns:
+            raise StoreError(f"{self.path}: its runs table is not an mlmon run registry "
+                             f"(missing {', '.join(sorted(RUN_COLUMNS - columns))})")
+
+    def _parse(self, row: dict) -> dict:
+        try:
+            config = json.loads(row["config"])
+        except (TypeError, ValueError):
+            config = None
+        ok = (isinstance(config, dict) and isinstance(config.get("models"), list) and config["models"]
+              and all(isinstance(m, str) for m in config["models"]) and row["status"] in STATUSES)
+        if not ok:
+            raise StoreError(f"{self.path}: the run registry entry of {row['run_id']!r} is malformed; "
+                             "use another --run-id or --output-dir")
+        return {**row, "config": config}
 
     def get(self, run_id: str) -> dict | None:
         if "runs" not in self.db.table_names():
             return None
         rows = list(self.db.query("SELECT * FROM runs WHERE run_id = ?", [run_id]))
-        if not rows:
-            return None
-        row = rows[0]
-        return {**row, "config": json.loads(row["config"])}
+        return self._parse(rows[0]) if rows else None
 
     def start(self, run_id: str, config: dict) -> None:
         with self.db.conn:
@@ -42,6 +76,49 @@ class RunRegistry:
         rows = list(self.db.query("SELECT run_id FROM runs WHERE status != 'finished' ORDER BY started_at DESC LIMIT 1"))
         return self.get(rows[0]["run_id"]) if rows else None
 
+    def all(self) -> list[dict]:
+        """Every run, newest first (a malformed entry is skipped here; `get` names it)."""
+        if "runs" not in self.db.table_names():
+            return []
+        runs = []
+        for row in self.db.query("SELECT * FROM runs ORDER BY started_at DESC"):
+            try:
+                runs.append(self._parse(row))
+            except StoreError:
+                continue
+        return runs
+
+    # ---- the policy a run started with ----------------------------------------------------------
+    def record_policy(self, run_id: str, data: bytes, source: str) -> None:
+        """Keep the run's starting policy (once: a resume keeps the first one)."""
+        with self.db.conn:
+            self.db.conn.execute("INSERT OR IGNORE INTO run_policies (run_id, sha256, source, data) VALUES (?, ?, ?, ?)",
+                                 (run_id, hashlib.sha256(data).hexdigest(), source, data))
+
+    def policy(self, run_id: str) -> tuple[bytes, str, str] | None:
+        """(bytes, source, sha256) of the policy the run started with, if it recorded one."""
+        if "run_policies" not in self.db.table_names():
+            return None
+        row = self.db.conn.execute("SELECT data, source, sha256 FROM run_policies WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        data, source, sha = row
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise StoreError(f"{self.path}: the policy recorded for run {run_id} does not match its checksum")
+        return data, source, sha
+
+    # ---- what the run's online update did ---------------------------------------------------------
+    def record_learning(self, run_id: str, record: dict) -> None:
+        with self.db.conn:
+            self.db.conn.execute("INSERT OR REPLACE INTO run_learning (run_id, record) VALUES (?, ?)",
+                                 (run_id, json.dumps(record, sort_keys=True)))
+
+    def learning(self, run_id: str) -> dict | None:
+        if "run_learning" not in self.db.table_names():
+            return None
+        row = self.db.conn.execute("SELECT record FROM run_learning WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
 
 def read_run(path, run_id: str | None) -> dict | None:
     """A run's registry entry (the newest unfinished one if run_id is None), read without writing."""
@@ -49,5 +126,9 @@ def read_run(path, run_id: str | None) -> dict | None:
     try:
         registry = RunRegistry(db, create=False)
         return registry.latest_unfinished() if run_id is None else registry.get(run_id)
+    except StoreError:
+        raise
+    except Exception as exc:  # sqlite3 errors on a damaged or foreign registry
+        raise StoreError(f"{path}: cannot read the run registry ({type(exc).__name__}: {exc})") from None
     finally:
         db.conn.close()

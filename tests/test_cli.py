@@ -16,7 +16,7 @@ from conftest import ROOT, cli, load_report
 
 from graph.report import without_timings
 from rl.online import POLICY_FILE
-from rl.ppo import load_agent
+from rl.agent import load_agent
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -35,11 +35,11 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
 @pytest.mark.parametrize("args, needle", [
     (["--model", "gpt_detector"], "invalid choice: 'gpt_detector'"),
     (["--scenario", "apocalypse"], "invalid choice: 'apocalypse'"),
-    (["--days", "0"], "--days must be a positive"),
-    (["--days", "-5"], "--days must be a positive"),
+    (["--days", "0"], "--days must be a number of days from 1 to"),
+    (["--days", "-5"], "--days must be a number of days from 1 to"),
     (["--days", "many"], "invalid int value"),
     (["--policy", "oracle"], "invalid choice: 'oracle'"),
-    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--seed", "-1"], "--seed must be from 0 to"),
 ])
 def test_bad_arguments_give_one_line_and_write_nothing(tmp_path, args, needle):
     out = tmp_path / "out"
@@ -90,7 +90,7 @@ def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
 
 
 def test_a_run_id_that_is_not_a_file_name_is_refused(tmp_path):
-    assert_one_line_error(cli("--output-dir", str(tmp_path / "o"), "--run-id", "a/b"), "--run-id 'a/b' must be")
+    assert_one_line_error(cli("--output-dir", str(tmp_path / "o"), "--run-id", "a/b"), "--run-id: 'a/b' must be")
     assert not (tmp_path / "o" / "mlmon.db").exists()
 
 

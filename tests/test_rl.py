@@ -15,7 +15,8 @@ from rl.env import EnvConfig, RemediationEnv
 from rl.observation import POLICY_FEATURES
 from rl.online import POLICY_FILE, PREVIOUS_FILE
 from rl.policies import SHIPPED_POLICY
-from rl.ppo import Agent, Args, load_agent, train
+from rl.agent import Agent, load_agent
+from rl.ppo import Args, train
 from simulator.actions import Action
 
 EVAL_SEEDS = range(500_000, 500_016)  # neither training (1,000,000+) nor held-out (0+) seeds
@@ -63,18 +64,20 @@ def test_ppo_runs_learn_online_and_the_next_run_starts_from_the_last(tmp_path):
     own = tmp_path / POLICY_FILE
     assert own.exists() and not (tmp_path / PREVIOUS_FILE).exists()
     _, checkpoint = load_agent(own)
-    assert checkpoint["online_runs"] == ["first"] and checkpoint["started_from"] == str(SHIPPED_POLICY)
-    assert first["online_learning"]["curve"] and first["online_learning"]["runs_learned_from"] == ["first"]
+    assert checkpoint["online_runs"] == ["first"] and checkpoint["started_from"] == "shipped"
+    assert first["online_learning"]["curve"] and first["online_learning"]["started_from"] == "shipped"
+    assert first["online_learning"]["decided_with"]["sha256"] == digest(SHIPPED_POLICY)
     assert all(d["policy"] == "ppo" for d in first["days"])
     judged = [d["remediation_beat_continuing"] for d in first["days"] if d["action"] != "continue"]
     assert all(j in (True, False) for j in judged) and first["summary"]["remediations"] == len(judged)
 
     second = run_job(tmp_path, days=8, policy="ppo", run_id="second")
     _, checkpoint = load_agent(own)
-    assert checkpoint["online_runs"] == ["first", "second"] and checkpoint["started_from"] == str(own)
+    assert checkpoint["online_runs"] == ["first", "second"] and checkpoint["started_from"] == POLICY_FILE
     _, previous = load_agent(tmp_path / PREVIOUS_FILE)
     assert previous["online_runs"] == ["first"]
-    assert second["online_learning"]["runs_learned_from"] == ["first", "second"]
+    assert second["online_learning"]["started_from"] == POLICY_FILE
+    assert second["online_learning"]["decided_with"]["sha256"] == digest(tmp_path / PREVIOUS_FILE)
     assert digest(SHIPPED_POLICY) == shipped  # a run never writes the shipped policy
 
 
@@ -154,7 +157,7 @@ def test_the_cloning_loss_is_torchs_smoothed_cross_entropy_and_ignores_impossibl
     from torch.distributions import Categorical
 
     from rl.imitation import smoothed_cross_entropy
-    from rl.ppo import MASKED_LOGIT
+    from rl.agent import MASKED_LOGIT
 
     torch.manual_seed(0)
     logits, actions = torch.randn(6, 7), torch.tensor([0, 1, 2, 3, 4, 5])
