@@ -11,13 +11,15 @@ from pathlib import Path
 
 import sqlite_utils
 
-from stores.db import StoreError, check_integrity, open_database
+from stores.db import MLMON_APPLICATION_ID, StoreError, check_integrity, check_sqlite_file, open_database
 from stores.incidents import IncidentStore
 from stores.metrics import MetricsStore
 from stores.predictions import PredictionStore
 from stores.runs import RunRegistry
 
 STORES_FILE = "mlmon.db"
+# The tables the store classes below create; a file without them was never written by mlmon.
+STORE_TABLES = {"runs", "models", "metrics", "day_summaries", "alerts", "incidents", "remediation_actions"}
 
 
 @dataclass
@@ -33,20 +35,45 @@ class Stores:
         self.db.conn.close()
 
 
-def _identity(db: sqlite_utils.Database) -> str:
+def _identity(db: sqlite_utils.Database, read_only: bool) -> str | None:
+    if read_only:  # a reader never writes: an older file without an identity simply has none yet
+        if "meta" not in db.table_names():
+            return None
+        row = db.conn.execute("SELECT value FROM meta WHERE key = 'stores_id'").fetchone()
+        return row[0] if row else None
     with db.conn:
         db.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         db.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('stores_id', ?)", (uuid.uuid4().hex,))
     return db.conn.execute("SELECT value FROM meta WHERE key = 'stores_id'").fetchone()[0]
 
 
-def open_stores(path: Path | str, check: bool = False) -> Stores:
-    """Open (or create) the stores file; with `check`, refuse it if SQLite finds damaged pages."""
+def check_store(path: Path | str) -> None:
+    """Raise StoreError unless `path` is an existing mlmon stores file; reads only, never creates or writes."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: no such file (expected the {STORES_FILE} of an mlmon output folder)")
+    if not path.is_file():
+        raise StoreError(f"{path} is not a file (expected the {STORES_FILE} of an mlmon output folder)")
+    check_sqlite_file(path, application_id=MLMON_APPLICATION_ID)
+    db = open_database(path, read_only=True)
+    try:
+        missing = STORE_TABLES - set(db.table_names())
+    finally:
+        db.conn.close()
+    if missing:
+        raise StoreError(f"{path} is a SQLite database, but not an mlmon store (no {', '.join(sorted(missing))} table)")
+
+
+def open_stores(path: Path | str, read_only: bool = False, check: bool = False) -> Stores:
+    """The stores in `path`; created if absent, unless read_only (then it must be an existing store).
+    With `check`, a file in which SQLite finds damaged pages is refused."""
+    if read_only:
+        check_store(path)
     if check:
         check_integrity(Path(path))
-    db = open_database(path)
+    db = open_database(path, read_only=read_only)
     try:
-        return Stores(db, PredictionStore(db), MetricsStore(db), IncidentStore(db), RunRegistry(db), _identity(db))
+        return Stores(db, PredictionStore(db), MetricsStore(db), IncidentStore(db), RunRegistry(db, create=not read_only), _identity(db, read_only))
     except StoreError:
         db.conn.close()
         raise
@@ -55,4 +82,4 @@ def open_stores(path: Path | str, check: bool = False) -> Stores:
         raise StoreError(f"{path}: cannot use as an mlmon store ({exc})") from None
 
 
-__all__ = ["Stores", "StoreError", "open_stores", "STORES_FILE"]
+__all__ = ["Stores", "StoreError", "check_store", "open_stores", "STORES_FILE", "STORE_TABLES"]

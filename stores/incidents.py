@@ -113,6 +113,17 @@ class IncidentStore:
             raise KeyError(f"no alert {alert_id}")
         return rows[0]
 
+    def get_incident(self, incident_id: str) -> dict | None:
+        """One incident with the alerts it groups and the remediation actions taken under it (by day)."""
+        rows = list(self.db.query("SELECT * FROM incidents WHERE id = ?", [incident_id]))
+        if not rows:
+            return None
+        alerts = list(self.db.query("SELECT * FROM alerts WHERE incident_id = ? ORDER BY opened_day, alert_type",
+                                    [incident_id]))
+        actions = list(self.db.query("SELECT * FROM remediation_actions WHERE incident_id = ? ORDER BY day",
+                                     [incident_id]))
+        return {**rows[0], "alerts": alerts, "actions": actions}
+
     def alerts(self, run_id: str, model_id: str | None = None, status: str | None = None) -> list[dict]:
         return self._select("alerts", run_id, model_id, status, "opened_day, alert_type")
 

@@ -46,6 +46,11 @@ class MetricsStore:
             "SELECT day, value FROM metrics WHERE run_id = ? AND model_id = ? AND name = ? ORDER BY day",
             (run_id, model_id, metric_name))]
 
+    def metric_names(self, run_id: str, model_id: str) -> list[str]:
+        """The names of the metrics stored for a model in a run, sorted."""
+        return [n for n, in self.db.conn.execute(
+            "SELECT DISTINCT name FROM metrics WHERE run_id = ? AND model_id = ? ORDER BY name", (run_id, model_id))]
+
     def get_model_health(self, model_id: str, *, run_id: str) -> dict:
         """The latest day's metrics and the health status they imply."""
         row = self.db.conn.execute("SELECT max(day) FROM metrics WHERE run_id = ? AND model_id = ?", (run_id, model_id)).fetchone()

@@ -295,17 +295,48 @@ class PredictionStore:
 
     def calculate_accuracy(self, model_id: str, window_hours: float, *, run_id: str) -> float | None:
         """Accuracy of the labelled predictions in the last `window_hours` before the newest prediction."""
+        return self.accuracy_in_window(model_id, window_hours, run_id=run_id)["accuracy"]
+
+    def accuracy_in_window(self, model_id: str, window_hours: float, *, run_id: str) -> dict:
+        """calculate_accuracy with its counts: accuracy (None without labels), correct, labelled, and the
+        window (since_ts, until_ts], which ends at the run's newest prediction (None if it has none)."""
         table = _table("predictions", model_id)
         self.schema(model_id)
         row = self.db.conn.execute(f"SELECT max(ts) FROM [{table}] WHERE run_id = ?", (run_id,)).fetchone()
         if row[0] is None:
-            return None
+            return {"accuracy": None, "correct": 0, "labelled": 0, "since_ts": None, "until_ts": None}
         since = row[0] - window_hours * 3600.0
         first_day = int((since - day_start_ts(0)) // 86400)  # lets the (run_id, day) indexes narrow the scan
         correct, total = self.db.conn.execute(
             f"SELECT sum(prediction = label), count(label) FROM [{table}] "
             f"WHERE run_id = ? AND day >= ? AND ts > ? AND label IS NOT NULL", (run_id, first_day, since)).fetchone()
-        return None if not total else correct / total
+        return {"accuracy": None if not total else correct / total, "correct": int(correct or 0), "labelled": total,
+                "since_ts": since, "until_ts": row[0]}
+
+    def daily_summary(self, run_id: str, model_id: str, first_day: int, last_day: int) -> list[dict]:
+        """One row per day of `first_day..last_day` (inclusive) that has predictions: counts, accuracy on the
+        labelled rows, predicted-positive rate, mean score, and the model versions that served."""
+        table = _table("predictions", model_id)
+        self.schema(model_id)
+        rows = self.db.conn.execute(
+            f"SELECT day, count(*), count(label), sum(prediction = label), avg(prediction), avg(score), "
+            f"group_concat(DISTINCT model_version) FROM [{table}] WHERE run_id = ? AND day BETWEEN ? AND ? "
+            f"GROUP BY day ORDER BY day", (run_id, first_day, last_day))
+        return [{"day": day, "predictions": n, "labelled": labelled, "correct": int(correct or 0),
+                 "accuracy": correct / labelled if labelled else None, "predicted_positive_rate": positive_rate,
+                 "mean_score": mean_score, "model_versions": sorted(versions.split(",")) if versions else []}
+                for day, n, labelled, correct, positive_rate, mean_score, versions in rows]
+
+    def next_row(self, run_id: str, model_id: str, day: int) -> int:
+        """The first free row number of a (run, model, day): where a new single prediction goes."""
+        table = _table("predictions", model_id)
+        self.schema(model_id)
+        last, = self.db.conn.execute(f"SELECT max(row) FROM [{table}] WHERE run_id = ? AND day = ?", (run_id, day)).fetchone()
+        return 0 if last is None else last + 1
+
+    def models(self) -> list[str]:
+        """Every model registered in the store, sorted."""
+        return [m for m, in self.db.conn.execute("SELECT model_id FROM models ORDER BY model_id")]
 
     def drop_days_before(self, run_id: str, model_id: str, first_kept_day: int) -> int:
         """Retention: delete the run's prediction rows of days before `first_kept_day` (idempotent).

@@ -70,23 +70,40 @@ class RunRegistry:
             self.db.conn.execute("UPDATE runs SET status = 'finished', finished_at = ? WHERE run_id = ? AND status != 'finished'",
                                  (time.time(), run_id))
 
+    def list_runs(self, limit: int | None = None) -> list[dict]:
+        """Every run, newest first (by start time), with its settings."""
+        if "runs" not in self.db.table_names():
+            return []
+        sql = "SELECT * FROM runs ORDER BY started_at DESC, run_id"
+        rows = self.db.query(sql + " LIMIT ?", [limit]) if limit is not None else self.db.query(sql)
+        runs = []
+        for row in rows:
+            try:
+                runs.append(self._parse(row))
+            except StoreError:  # a malformed entry is left out here; `get` names it
+                continue
+        return runs
+
+    def newest(self) -> dict | None:
+        """The run started last, finished or not (what readers such as the MCP servers default to)."""
+        runs = self.list_runs(limit=1)
+        return runs[0] if runs else None
+
+    def count(self) -> int:
+        if "runs" not in self.db.table_names():
+            return 0
+        return self.db.conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    def models(self, run_id: str) -> list[str]:
+        """The models a run monitors (empty for an unknown run)."""
+        run = self.get(run_id)
+        return list(run["config"].get("models", [])) if run else []
+
     def latest_unfinished(self) -> dict | None:
         if "runs" not in self.db.table_names():
             return None
         rows = list(self.db.query("SELECT run_id FROM runs WHERE status != 'finished' ORDER BY started_at DESC LIMIT 1"))
         return self.get(rows[0]["run_id"]) if rows else None
-
-    def all(self) -> list[dict]:
-        """Every run, newest first (a malformed entry is skipped here; `get` names it)."""
-        if "runs" not in self.db.table_names():
-            return []
-        runs = []
-        for row in self.db.query("SELECT * FROM runs ORDER BY started_at DESC"):
-            try:
-                runs.append(self._parse(row))
-            except StoreError:
-                continue
-        return runs
 
     # ---- the policy a run started with ----------------------------------------------------------
     def record_policy(self, run_id: str, data: bytes, source: str) -> None:
