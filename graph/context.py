@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nodes.alert import AlertThresholds
+from nodes.base import DayInputs
 from nodes.drift import ReferenceProfile, profile_view
 from rl.reward import RewardWeights
 from simulator.world import World, WorldState
@@ -34,15 +35,19 @@ class RunContext:
     def day_view(self, run_id: str, day: int) -> DayView:
         key = (run_id, day)
         if key not in self._views:
-            self._views.clear()  # one day in flight at a time
+            self._views.clear()  # one day in flight at a time (this also drops the day's inputs)
             self._views[key] = self.stores.predictions.day_view(run_id, self.schema.model_id, day)
         return self._views[key]
 
-    def day_profile(self, run_id: str, day: int) -> dict:
-        """The day's column profiles (drift and data quality both read them)."""
-        key = (run_id, day, "profile")
+    def day_inputs(self, state: dict) -> DayInputs:
+        """What the monitoring steps read about the state's day (built once per day, shared by the nodes)."""
+        key = (state["run_id"], state["day"], "inputs")
         if key not in self._views:
-            self._views[key] = profile_view(self.day_view(run_id, day), self.schema)
+            view = self.day_view(state["run_id"], state["day"])
+            self._views[key] = DayInputs(
+                day=state["day"], view=view, reference=self.reference(state["run_id"], state["memory"]["reference_version"]),
+                baseline=state["baseline"], memory=state["memory"], schema=self.schema, thresholds=self.alert_thresholds,
+                run_id=state["run_id"], model=state["model"])
         return self._views[key]
 
     def forget_day(self) -> None:

@@ -11,7 +11,7 @@ import time
 
 from langgraph.graph import END
 
-from graph.memory import effect_on_memory, remember_day
+from nodes.memory import effect_on_memory, remember_day
 from nodes import faults
 from nodes.base import graph_step
 from nodes.performance import STATUS_CODE

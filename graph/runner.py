@@ -27,7 +27,7 @@ from graph.plots import plot_run
 from graph.errors import RunError, RunLocked, RunRefused
 from graph.preflight import CHECKPOINT_FILE
 from graph.report import build_report, write_report
-from graph.state import empty_memory
+from nodes.memory import empty_memory
 from nodes import faults
 from rl.policies import POLICY_NAMES, make_policy
 from simulator import episode

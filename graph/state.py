@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-MEMORY_DAYS = 14  # rolling window of recent days kept in the state
-MEMORY_ACTIONS = 5
 
 
 class MonitorState(TypedDict, total=False):
@@ -40,19 +38,3 @@ class MonitorState(TypedDict, total=False):
 
     # the simulated world: its state, the never-remediated counterfactual's, and the degradation streak
     sim: dict
-
-
-def empty_memory(initial_version: str) -> dict:
-    return {
-        "recent": [],  # last MEMORY_DAYS days: {"day", "accuracy", "drift_score", "n_labelled", "status"}
-        "open_alerts": {},  # alert_type -> {"id", "opened_day", "severity", "clear_days", "last_day"}
-        "incident": None,  # the open incident: {"id", "opened_day", "root_cause", "severity"}
-        "actions": [],  # last MEMORY_ACTIONS non-continue actions: {"day", "action", "accuracy_before"}
-        "last_retrain_day": None,
-        "versions_seen": {initial_version: -1},  # serving version -> first day served (-1: before the run)
-        "previous_success": 0.5,
-        "last": {},  # last good finding per node, for fallbacks: {"performance": {...}, "drift": {...}}
-        "reference_version": initial_version,  # whose reference window drift is measured against
-        "reference_versions": [initial_version],  # versions with a stored reference window (mlmon's own)
-        "positive_rate_baseline": None,  # share of positives the threshold was last recalibrated to
-    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from nodes.base import graph_step
+from nodes.base import DayInputs, graph_step
 from stores.incidents import SEVERITIES, alert_id, incident_id
 
 
@@ -166,26 +166,28 @@ def _impact(performance: dict, baseline: dict) -> str:
     return f"~${loss:,.0f}/day in extra errors"
 
 
-def run_alerts(state: dict, thresholds: AlertThresholds) -> dict:
-    """The alert node's logic on plain data (shared by the graph node and the RL environment)."""
-    memory, performance = state["memory"], state["performance"]
-    firing = firing_conditions(performance, state["drift"], state["quality"], thresholds)
-    return update_alerts(memory["open_alerts"], memory["incident"], firing, day=state["day"], run_id=state["run_id"],
-                         model_id=state["model"], thresholds=thresholds,
-                         cause=lambda types: root_cause(types, performance, state["drift"], memory, state["day"]),
-                         impact=_impact(performance, state["baseline"]))
+def judge_alerts(inputs: DayInputs, performance: dict, drift: dict, quality: dict) -> dict:
+    """The monitoring day's last step (nodes.day): advance alerts and the incident; also returns the
+    store rows to write (`alert_rows`, `incident_rows`)."""
+    memory, thresholds = inputs.memory, inputs.thresholds
+    firing = firing_conditions(performance, drift, quality, thresholds)
+    return update_alerts(memory["open_alerts"], memory["incident"], firing, day=inputs.day, run_id=inputs.run_id,
+                         model_id=inputs.model, thresholds=thresholds,
+                         cause=lambda types: root_cause(types, performance, drift, memory, inputs.day),
+                         impact=_impact(performance, inputs.baseline))
 
 
-def _summary(result: dict) -> dict:
+def alert_summary(result: dict) -> dict:
+    """What of judge_alerts' result goes into the state (the rows go to the store)."""
     return {"open": result["open"], "incident": result["incident"], "events": result["events"]}
 
 
 @graph_step("alert")
 def alert(state: dict, context) -> dict:
     """Open, update and resolve alerts and the incident, and write them to the incidents store."""
-    result = run_alerts(state, context.alert_thresholds)
+    result = judge_alerts(context.day_inputs(state), state["performance"], state["drift"], state["quality"])
     context.stores.incidents.write_day(result["alert_rows"], result["incident_rows"])
-    return {"alerts": _summary(result)}
+    return {"alerts": alert_summary(result)}
 
 
 @graph_step("alert_fallback", inject_faults=False)

@@ -1,11 +1,50 @@
-"""What every step of the daily cycle shares: fault injection, crash points, timing, the degraded mark."""
+"""What every step of the daily cycle shares: the day's inputs, fault injection, crash points, timing,
+the degraded mark."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from langgraph.runtime import Runtime
 
 from nodes import faults
+from stores.predictions import DayView, ModelSchema
+
+if TYPE_CHECKING:
+    from nodes.alert import AlertThresholds
+    from nodes.drift import ReferenceProfile
+
+
+@dataclass
+class DayInputs:
+    """Everything a monitoring step reads about one day of one model, wherever the rows come from (the
+    stores, for the graph; memory, for the RL environment and the exporter)."""
+
+    day: int
+    view: DayView  # the day's size, a uniform sample of its rows, and its labelled rows
+    reference: "ReferenceProfile"  # the serving version's reference window, profiled
+    baseline: dict  # reference accuracy, volume, SLA figures
+    memory: dict  # the bounded memory of earlier days (nodes.memory)
+    schema: ModelSchema
+    thresholds: "AlertThresholds"
+    run_id: str = ""
+    model: str = ""
+    _profile: dict | None = field(default=None, repr=False)
+
+    @property
+    def profile(self) -> dict:
+        """The day's column profiles (drift and data quality both read them), computed once."""
+        if self._profile is None:
+            from nodes.drift import profile_view
+
+            self._profile = profile_view(self.view, self.schema)
+        return self._profile
+
+    @property
+    def labelled(self) -> bool:
+        """Did any label arrive today (the graph routes on the same test)?"""
+        return self.view.n_labelled > 0
 
 
 def graph_step(name: str, inject_faults: bool = True):

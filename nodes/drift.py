@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nodes.base import graph_step
+from nodes.base import DayInputs, graph_step
 from nodes.drift_tests import ColumnProfile, column_drift_score, compare
 from stores.predictions import DayView, ModelSchema
 
@@ -102,6 +102,17 @@ def assess_concept_drift(performance: dict, covariate: dict, view: DayView, refe
     return result
 
 
+def measure_drift(inputs: DayInputs, performance: dict) -> dict:
+    """The monitoring day's second step (nodes.day): covariate, prediction and concept drift."""
+    reference = inputs.reference
+    result = assess_covariate_drift(reference.columns, inputs.profile, inputs.schema)
+    result["concept"] = assess_concept_drift(performance, result, inputs.view, reference.view,
+                                             inputs.memory.get("positive_rate_baseline"))
+    result["reference_version"] = reference.version
+    result["method"] = "registry"
+    return result
+
+
 def _reference(state: dict, context):
     return context.reference(state["run_id"], state["memory"]["reference_version"])
 
@@ -109,14 +120,7 @@ def _reference(state: dict, context):
 @graph_step("drift")
 def drift(state: dict, context) -> dict:
     """Compare today's sample with the serving model's reference window."""
-    view = context.day_view(state["run_id"], state["day"])
-    reference = _reference(state, context)
-    result = assess_covariate_drift(reference.columns, context.day_profile(state["run_id"], state["day"]), context.schema)
-    result["concept"] = assess_concept_drift(state["performance"], result, view, reference.view,
-                                             state["memory"].get("positive_rate_baseline"))
-    result["reference_version"] = reference.version
-    result["method"] = "registry"
-    return {"drift": result}
+    return {"drift": measure_drift(context.day_inputs(state), state["performance"])}
 
 
 def mean_shift_drift(reference: DayView, view: DayView, schema: ModelSchema) -> dict:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from nodes.base import graph_step
+from nodes.base import DayInputs, graph_step
 from stores.predictions import DayView
 
 STATUS_CODE = {"healthy": 0, "warning": 1, "critical": 2}
@@ -89,17 +89,22 @@ def assess_performance(view: DayView, baseline: dict) -> dict:
     }
 
 
+def measure_performance(inputs: DayInputs) -> dict:
+    """The monitoring day's first step (nodes.day)."""
+    return assess_performance(inputs.view, inputs.baseline)
+
+
 @graph_step("performance")
 def performance(state: dict, context) -> dict:
     """Measure the day on its labelled rows."""
-    return {"performance": assess_performance(context.day_view(state["run_id"], state["day"]), state["baseline"])}
+    return {"performance": measure_performance(context.day_inputs(state))}
 
 
 @graph_step("performance")
 def performance_estimated(state: dict, context) -> dict:
     """No labels arrived: the same checks on the estimated accuracy, and the measured one marked skipped."""
-    result = assess_performance(context.day_view(state["run_id"], state["day"]), state["baseline"])
-    return {"performance": result, "skipped": state.get("skipped", []) + ["accuracy (no labels arrived; estimated from scores)"]}
+    return {"performance": measure_performance(context.day_inputs(state)),
+            "skipped": state.get("skipped", []) + ["accuracy (no labels arrived; estimated from scores)"]}
 
 
 @graph_step("performance_fallback", inject_faults=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nodes.base import graph_step
+from nodes.base import DayInputs, graph_step
 from nodes.drift_tests import ColumnProfile
 from stores.predictions import LabelledRows, ModelSchema
 
@@ -71,13 +71,11 @@ def data_quality(current: dict[str, ColumnProfile], reference: dict[str, ColumnP
     return {"missing_rate": missing, "issues": issues}
 
 
-def _quality(state: dict, context, with_labels: bool) -> dict:
-    view = context.day_view(state["run_id"], state["day"])
-    reference = context.reference(state["run_id"], state["memory"]["reference_version"])
-    current = context.day_profile(state["run_id"], state["day"])
-    result = {"data_quality": data_quality(current, reference.columns, context.schema), "method": "full"}
-    if with_labels:
-        result.update(label_quality(view.labelled))
+def measure_quality(inputs: DayInputs) -> dict:
+    """The monitoring day's third step (nodes.day): data quality always, label metrics when labels arrived."""
+    result = {"data_quality": data_quality(inputs.profile, inputs.reference.columns, inputs.schema), "method": "full"}
+    if inputs.labelled:
+        result.update(label_quality(inputs.view.labelled))
     else:
         result.update({"precision": None, "recall": None, "f1": None, "per_group": {}, "bias_gap": None,
                        "bias_metric": "accuracy", "method": "data_quality_only"})
@@ -87,13 +85,13 @@ def _quality(state: dict, context, with_labels: bool) -> dict:
 @graph_step("quality")
 def quality(state: dict, context) -> dict:
     """Label metrics and data-quality checks for a day with labels."""
-    return {"quality": _quality(state, context, with_labels=True)}
+    return {"quality": measure_quality(context.day_inputs(state))}
 
 
 @graph_step("quality")
 def quality_unlabelled(state: dict, context) -> dict:
     """No labels today: data-quality checks only; the label metrics are marked skipped."""
-    return {"quality": _quality(state, context, with_labels=False),
+    return {"quality": measure_quality(context.day_inputs(state)),
             "skipped": state.get("skipped", []) + ["precision/recall/F1 and bias (no labels arrived)"]}
 
 

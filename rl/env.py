@@ -3,9 +3,9 @@
 An episode samples a model, a scenario type, its onset and severity, and a world seed, all from the
 reset seed; every bit of the world's noise then follows from that seed (common random numbers), so
 the same seed and actions give the same episode. Each step the agent picks one of the 7 remediations;
-the world applies it, serves the next day, and mlmon's own monitoring functions (performance, drift,
-quality, alert: the graph nodes' code, in memory instead of SQLite) turn that day into the policy
-observation of `rl.observation.policy_observation`, the function the remediation node calls.
+the world applies it, serves the next day, and mlmon's monitoring day (nodes.day.monitor_day: the
+graph nodes' steps, on rows in memory instead of SQLite) turns that day into the policy observation
+of `rl.observation.policy_observation`, the function the remediation node calls.
 
 The lighter path: a day has at most `max_rows_per_day` rows (fraud's 50,000 become 10,000). Rows are
 drawn in blocks, so the capped day is the first rows of the full day; tests/test_env.py shows the two
@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from graph.memory import effect_on_memory, remember_day
-from graph.state import empty_memory
-from nodes.alert import AlertThresholds, run_alerts
-from nodes.drift import assess_concept_drift, assess_covariate_drift, profile_view
-from nodes.performance import assess_performance
-from nodes.quality import data_quality, label_quality
+from nodes.memory import effect_on_memory, empty_memory, remember_day
+from nodes.alert import AlertThresholds, alert_summary
+from nodes.base import DayInputs
+from nodes.day import monitor_day
+from nodes.drift import ReferenceProfile, profile_view
 from rl.observation import N_POLICY_FEATURES, policy_observation
 from rl.reward import RewardWeights, compute_reward
 from simulator import episode
@@ -61,7 +60,9 @@ class RemediationEnv(gym.Env):
 
     # ---- episode ------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Options may pin `model`, `scenario` (and `onset`, `severity`, `duration`) for evaluation."""
+        """Options may pin `model`, `scenario` (and `onset`, `severity`, `duration`) for evaluation, and
+        `world_seed` and `reference_seed` to rebuild the world of a graph run (World(model, scenario, seed)
+        has both seeds equal to the run's seed)."""
         super().reset(seed=seed)
         options = options or {}
         rng = self.np_random
@@ -71,9 +72,10 @@ class RemediationEnv(gym.Env):
         pinned = {k: options[k] for k in ("onset", "severity", "duration") if k in options}
         if pinned:
             scenario = scenario.with_params(**pinned)
-        world_seed = int(rng.integers(2**31 - 1))
+        world_seed = int(rng.integers(2**31 - 1))  # drawn even when pinned, so the stream stays the same
+        world_seed = int(options.get("world_seed", world_seed))
         self.world = World(get_model(model), scenario, world_seed, max_rows_per_day=self.config.max_rows_per_day,
-                           reference_seed=world_seed % REFERENCE_POOL)
+                           reference_seed=int(options.get("reference_seed", world_seed % REFERENCE_POOL)))
         self.schema = self.world.schema()
         self.baseline = self.world.monitoring_baseline()
         self.memory = empty_memory(self.world.initial_state().model.version)
@@ -125,20 +127,13 @@ class RemediationEnv(gym.Env):
         served = episode.begin_day(self.world, self.sim, self.day)
         self.sim, self.batch = served.sim, served.batch
         view = view_from_log(self.day, self.world.to_log(served.batch, category_names=False), self.schema)
-        reference_columns, reference_view = self.references[self.memory["reference_version"]]
-        current = profile_view(view, self.schema)
-        performance = assess_performance(view, self.baseline)
-        drift = assess_covariate_drift(reference_columns, current, self.schema)
-        drift["concept"] = assess_concept_drift(performance, drift, view, reference_view,
-                                                self.memory.get("positive_rate_baseline"))
-        drift["method"] = "registry"
-        quality = {"data_quality": data_quality(current, reference_columns, self.schema)}
-        quality.update(label_quality(view.labelled) if view.n_labelled else {"bias_gap": None})
-        state = {"memory": self.memory, "performance": performance, "drift": drift, "quality": quality,
-                 "baseline": self.baseline, "day": self.day, "run_id": "env", "model": self.world.spec.name}
-        alerts = run_alerts(state, self.config.alert_thresholds)
-        self.findings = {"performance": performance, "drift": drift, "quality": quality,
-                         "alerts": {"open": alerts["open"], "incident": alerts["incident"], "events": alerts["events"]}}
+        version = self.memory["reference_version"]
+        reference_columns, reference_view = self.references[version]
+        findings = monitor_day(DayInputs(
+            day=self.day, view=view, reference=ReferenceProfile(version, reference_columns, reference_view),
+            baseline=self.baseline, memory=self.memory, schema=self.schema, thresholds=self.config.alert_thresholds,
+            run_id="env", model=self.world.spec.name))
+        self.findings = {**findings, "alerts": alert_summary(findings["alerts"])}
         self.mask = self.world.action_mask(self._world_state())
 
     def _world_state(self) -> WorldState:

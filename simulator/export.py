@@ -1,5 +1,7 @@
 """python -m simulator.export: write a model's simulated world to CSV, with no remediation applied.
 
+Each day goes through mlmon's monitoring day (nodes.day.monitor_day), as in a run with the noop policy.
+
 Per model, under <out>/<model>/: predictions.csv (one row per prediction, with the ground truth and
 whether it reached the monitor), metrics.csv (one row per day) and drift_scores.csv (one row per day,
 the drift node's score and per-feature effect sizes against the reference window).
@@ -14,9 +16,11 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from nodes.drift import assess_covariate_drift, profile_view
-from nodes.performance import assess_performance
-from nodes.quality import label_quality
+from nodes.alert import AlertThresholds, alert_summary
+from nodes.base import DayInputs
+from nodes.day import monitor_day
+from nodes.drift import ReferenceProfile, profile_view
+from nodes.memory import empty_memory, remember_day
 from simulator import episode
 from simulator.actions import Action
 from simulator.catalog import DEFAULT_MODEL, MODELS, get_model
@@ -42,7 +46,10 @@ def export_model(world: World, days: int, folder: Path, progress: Progress | Non
     spec, schema = world.spec, world.schema()
     folder.mkdir(parents=True, exist_ok=True)
     baseline = world.monitoring_baseline()
-    reference = profile_view(reference_from_log(world.to_log(world.reference), schema), schema)
+    version = world.initial_state().model.version
+    reference_view = reference_from_log(world.to_log(world.reference), schema)
+    reference = ReferenceProfile(version, profile_view(reference_view, schema), reference_view)
+    memory = empty_memory(version)
     sim = episode.start(world)
     task = progress.add_task(spec.name, total=days) if progress else None
     rows_written = 0
@@ -67,15 +74,17 @@ def export_model(world: World, days: int, folder: Path, progress: Progress | Non
                              int(batch.labelled[i]), f"{batch.latency_ms[i]:.2f}"])
             rows_written += len(batch)
             view = view_from_log(day, log, schema)
-            perf = assess_performance(view, baseline)
-            quality = label_quality(view.labelled) if view.n_labelled else {}
+            findings = monitor_day(DayInputs(day, view, reference, baseline, memory, schema, AlertThresholds(),
+                                             run_id="export", model=spec.name))
+            perf, quality, drift = findings["performance"], findings["quality"], findings["drift"]
             mw.writerow([day, day_date(day), len(batch), view.n_labelled, f"{batch.true_accuracy:.5f}",
                          _fmt(perf["accuracy"]), _fmt(perf["expected_accuracy"]), _fmt(quality.get("precision")),
                          _fmt(quality.get("recall")), _fmt(quality.get("f1")), _fmt(quality.get("bias_gap")),
                          _fmt(perf["latency_p50_ms"]), _fmt(perf["latency_p95_ms"])])
-            drift = assess_covariate_drift(reference, profile_view(view, schema), schema)
             dw.writerow([day, day_date(day), drift["drift_score"], drift["severity"], ";".join(drift["drifted_features"]),
                          *[drift["columns"][c]["effect"] for c in schema.feature_columns], drift["prediction_drift"]["effect"]])
+            memory = remember_day(memory, day=day, performance=perf, drift=drift, alerts=alert_summary(findings["alerts"]),
+                                  remediation={"action": "continue"}, outcome={}, baseline=baseline)
             sim = episode.end_day(world, served.sim, day, Action.CONTINUE).sim
             if progress:
                 progress.update(task, advance=1)

@@ -11,7 +11,7 @@ from simulator.catalog import MODELS, get_model
 from simulator.scenarios import get_scenario
 from simulator.world import World
 from graph.runner import open_checkpointer
-from graph.state import MEMORY_ACTIONS, MEMORY_DAYS
+from nodes.memory import MEMORY_ACTIONS, MEMORY_DAYS
 
 ALL_MODELS = list(MODELS)
 DAY_FIELDS = {"day", "accuracy", "drift_score", "drift_severity", "performance_status", "alerts", "action", "reward",

@@ -1,10 +1,30 @@
-"""Folding a finished day into the bounded memory the next day starts from.
+"""The bounded memory a monitored model carries from day to day, and folding a finished day into it.
 
-Used by the graph's record step and by the RL environment, so both remember the same things.
+Used by the graph's record step, the RL environment and the exporter, so all remember the same
+things. Nothing in it grows with the length of a run: a fixed window of days, the open alerts (at
+most one per type), the last few actions.
 """
 from __future__ import annotations
 
-from graph.state import MEMORY_ACTIONS, MEMORY_DAYS
+MEMORY_DAYS = 14  # rolling window of recent days kept in the state
+MEMORY_ACTIONS = 5
+
+
+def empty_memory(initial_version: str) -> dict:
+    return {
+        "recent": [],  # last MEMORY_DAYS days: {"day", "accuracy", "drift_score", "n_labelled", "status"}
+        "open_alerts": {},  # alert_type -> {"id", "opened_day", "severity", "clear_days", "last_day"}
+        "incident": None,  # the open incident: {"id", "opened_day", "root_cause", "severity"}
+        "actions": [],  # last MEMORY_ACTIONS non-continue actions: {"day", "action", "accuracy_before"}
+        "last_retrain_day": None,
+        "versions_seen": {initial_version: -1},  # serving version -> first day served (-1: before the run)
+        "previous_success": 0.5,
+        "last": {},  # last good finding per node, for fallbacks: {"performance": {...}, "drift": {...}}
+        "reference_version": initial_version,  # whose reference window drift is measured against
+        "reference_versions": [initial_version],  # versions with a stored reference window (mlmon's own)
+        "positive_rate_baseline": None,  # share of positives the threshold was last recalibrated to
+    }
+
 
 SUCCESS_HORIZON = 3  # days after a remediation at which it is judged
 KEEP_VERSIONS = 4
