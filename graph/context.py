@@ -1,4 +1,4 @@
-"""What the nodes of one thread share that is not state: the stores, the world, the policy, caches.
+"""What the nodes of one thread share that is not state: the stores, the source, the policy, caches.
 
 The context is rebuilt whenever a thread starts or resumes; nothing in it needs checkpointing. Its
 caches make a day's rows be read from SQLite once, however many nodes look at them.
@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from nodes.alert import AlertThresholds
 from nodes.base import DayInputs
 from nodes.drift import ReferenceProfile, profile_view
-from rl.reward import RewardWeights
-from simulator.world import World, WorldState
 from stores import Stores
 from stores.predictions import DayView, ModelSchema
 
@@ -21,12 +19,11 @@ class RunContext:
     stores: Stores
     schema: ModelSchema
     policy: object  # rl.policies.Policy
-    world: World
+    source: object  # graph.sources.SimulationSource | LogSource: where days come from, what actions do
     faults: dict = field(default_factory=dict)  # MLMON_FAULT: node -> days to raise on
     kills: dict = field(default_factory=dict)  # MLMON_KILL: step -> days to SIGKILL the process after
     keep_days: int | None = None  # row-level predictions kept for the newest N days only (None: all)
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
-    reward_weights: RewardWeights = field(default_factory=RewardWeights)
     timings: dict = field(default_factory=dict)  # node -> ms, for the day in flight
     cycle_started: float | None = None  # perf_counter at the end of the day's load_day
     _views: dict = field(default_factory=dict)
@@ -61,4 +58,4 @@ class RunContext:
         return self._references[key]
 
     def action_mask(self, state: dict) -> list[int]:
-        return [int(m) for m in self.world.action_mask(WorldState.from_dict(state["sim"]["world"]))]
+        return self.source.action_mask(state)

@@ -1,8 +1,8 @@
 """The graph's plumbing steps around the five monitoring nodes: load_day, act and record, and the routes.
 
-load_day has the world serve the day into the predictions store (simulation); act applies the chosen
-remediation to the world and scores it; record writes the day's metrics and summary and folds the day
-into memory. All store writes are keyed by (run, model, day), so a day replayed after a crash
+load_day asks the run's source for the day (graph.sources: the simulated world, or a user's log); act
+applies the chosen remediation to the world and scores it, or records it as a recommendation; record
+writes the day's metrics and summary and folds the day into memory. All store writes are keyed by (run, model, day), so a day replayed after a crash
 rewrites the same rows.
 """
 from __future__ import annotations
@@ -15,9 +15,6 @@ from nodes.memory import effect_on_memory, remember_day
 from nodes import faults
 from nodes.base import graph_step
 from nodes.performance import STATUS_CODE
-from rl.counterfactual import outcome as counterfactual_outcome
-from rl.reward import compute_reward
-from simulator import episode
 from simulator.actions import Action
 from stores.db import day_date
 
@@ -26,54 +23,32 @@ MONITORING_NODES = ("performance", "drift", "quality", "alert", "remediation")
 
 @graph_step("load_day", inject_faults=False)
 def load_day(state: dict, context) -> dict:
-    """The world serves day d; its prediction log lands in the predictions store."""
-    day = state["day"]
-    served = episode.begin_day(context.world, state["sim"], day)
-    batch = served.batch
-    context.stores.predictions.store_batch(state["run_id"], state["model"], day, context.world.to_log(batch))
+    """The source serves day d (simulation: the world's log lands in the predictions store; a user's log:
+    the period the ingest stored)."""
     context.forget_day()
+    served = context.source.serve(state, context)
     context.cycle_started = time.perf_counter()
-    n_labelled = int(batch.labelled.sum())
-    return {
-        "sim": served.sim,
-        "day_info": {"n_rows": len(batch), "n_labelled": n_labelled, "labels_available": n_labelled > 0,
-                     "model_version": batch.model_version, "true_accuracy": batch.true_accuracy,
-                     "counterfactual_accuracy": served.counterfactual_accuracy, "events": served.events},
-        "performance": {}, "drift": {}, "quality": {}, "alerts": {}, "remediation": {}, "outcome": {},
-        "degraded": [], "skipped": [],
-    }
+    return {**served, "performance": {}, "drift": {}, "quality": {}, "alerts": {}, "remediation": {}, "outcome": {},
+            "degraded": [], "skipped": []}
 
 
 @graph_step("act", inject_faults=False)
 def act(state: dict, context) -> dict:
-    """Apply the chosen remediation to the world and score it on the following day."""
+    """Apply the chosen remediation (simulation) or record it as a recommendation (a user's log)."""
     day, action = state["day"], Action(state["remediation"]["action_index"])
-    success = None
-    if action != Action.CONTINUE:  # replayed under the same randomness: did it beat continuing?
-        replay = lambda a: counterfactual_outcome(context.world, state["sim"], day, a, state["days"],  # noqa: E731
-                                                  weights=context.reward_weights)
-        success = bool(replay(action) >= replay(Action.CONTINUE))
-    result = episode.end_day(context.world, state["sim"], day, action)
-    effect = result.effect
-    reward, parts = compute_reward(result.outcome, context.reward_weights)
-    applied = {"cost": effect.cost, "downtime_hours": effect.downtime_hours, "events": effect.events,
-               "next_accuracy": result.outcome.accuracy,
-               "next_counterfactual_accuracy": result.outcome.counterfactual_accuracy,
-               "reward": reward, "reward_parts": parts, "success": success,
-               **effect_on_memory(effect, action.label, state["memory"])}
-    if effect.reference is not None:
-        context.stores.predictions.store_reference(state["run_id"], state["model"], effect.new_version,
-                                                   context.world.to_log(effect.reference))
-    context.stores.incidents.record_action_outcome(
-        run_id=state["run_id"], model_id=state["model"], day=day, cost=effect.cost, downtime_hours=effect.downtime_hours,
-        outcome={"status": "applied", "events": effect.events, "reward": round(reward, 4), "beat_continuing": success})
-    return {"sim": result.sim, "outcome": applied}
+    update, outcome, downtime = context.source.act(state, context, action)
+    effect, stored = outcome.pop("effect"), outcome.pop("stored")
+    if effect is not None:
+        outcome.update(effect_on_memory(effect, action.label, state["memory"]))
+    context.stores.incidents.record_action_outcome(run_id=state["run_id"], model_id=state["model"], day=day,
+                                                   cost=outcome["cost"], downtime_hours=downtime, outcome=stored)
+    return {**update, "outcome": outcome}
 
 
 def day_summary(state: dict) -> dict:
     perf, drift, outcome, info = state["performance"], state["drift"], state.get("outcome", {}), state["day_info"]
     return {
-        "day": state["day"], "date": day_date(state["day"]),
+        "day": state["day"], "date": info.get("date") or day_date(state["day"]),
         "accuracy": perf.get("measured_accuracy"), "accuracy_estimated": bool(perf.get("accuracy_estimated")),
         "drift_score": drift.get("drift_score"), "drift_severity": drift.get("severity"),
         "drifted_features": drift.get("drifted_features", [])[:5],

@@ -15,6 +15,9 @@ SEVERITY_COLOURS = {"low": "#4caf50", "medium": "#ffb300", "high": "#fb8c00", "c
 
 
 def plot_run(report: dict, path: Path) -> None:
+    if report.get("source") == "log":
+        plot_log_run(report, path)
+        return
     days = report["days"]
     x = [d["day"] for d in days]
     fig, axes = plt.subplots(2, 2, figsize=(13, 8))
@@ -53,6 +56,53 @@ def plot_run(report: dict, path: Path) -> None:
     names = sorted(counts, key=lambda a: -counts[a])
     ax.barh(names, [counts[n] for n in names], color="#5e35b1")
     ax.set_title("Actions taken")
+    fig.tight_layout()
+    with atomic_file(path) as handle:
+        fig.savefig(handle, dpi=110, format="png")
+    plt.close(fig)
+
+
+def plot_log_run(report: dict, path: Path) -> None:
+    """A log run's figure: a simulated run's minus the counterfactual (measured and estimated accuracy,
+    drift, alerts, recommendations)."""
+    days = report["days"]
+    x = [d["day"] for d in days]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+    fig.suptitle(f"{report['model']} - log monitoring, one point per {report['summary']['period']} - policy {report['policy']} "
+                 "(recommendations only)")
+    ax = axes[0][0]
+    for estimated, style in ((False, {"color": "#0d47a1", "label": "accuracy (labelled rows)"}),
+                             (True, {"color": "#ffb300", "label": "estimated from scores (no labels)"})):
+        points = [(d["day"], d["accuracy"]) for d in days if d["accuracy"] is not None and d["accuracy_estimated"] == estimated]
+        if points:
+            ax.plot(*zip(*points), "o-" if not estimated else "o", ms=4, **style)
+    reference = report["summary"]["reference"]["accuracy"]
+    if reference is not None:
+        ax.axhline(reference, color="#757575", lw=0.8, ls="--", label="reference period")
+    for d in days:
+        if d["recommendation"] not in (None, "continue"):
+            ax.axvline(d["day"], color="#8e24aa", alpha=0.5, lw=1, ls=":")
+    ax.set_title("Accuracy (purple: a remediation was recommended)")
+    ax.set_xlabel("period")
+    ax.legend(fontsize=8)
+
+    ax = axes[0][1]
+    ax.bar(x, [d["drift_score"] or 0 for d in days], color=[SEVERITY_COLOURS.get(d["drift_severity"], "#9e9e9e") for d in days])
+    ax.set_ylim(0, 1)
+    ax.set_title("Drift score (colour: severity)")
+    ax.set_xlabel("period")
+
+    ax = axes[1][0]
+    opened = Counter(a["type"] for d in days for a in d["alerts"] if a["event"] == "opened")
+    names = sorted(opened, key=lambda a: -opened[a]) or ["(none)"]
+    ax.barh(names, [opened.get(n, 0) for n in names], color="#e53935")
+    ax.set_title("Alerts opened, by type")
+
+    ax = axes[1][1]
+    counts = Counter(d["recommendation"] for d in days)
+    names = sorted(counts, key=lambda a: -counts[a])
+    ax.barh(names, [counts[n] for n in names], color="#5e35b1")
+    ax.set_title("Recommendations")
     fig.tight_layout()
     with atomic_file(path) as handle:
         fig.savefig(handle, dpi=110, format="png")

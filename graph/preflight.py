@@ -96,7 +96,7 @@ def thread_snapshots(checkpoint_path: Path, run_id: str, models: list[str], days
             cfg = thread_config(run_id, model, days)
             values = graph.get_state(cfg).values
             found[model] = {"status": thread_status(graph, cfg), "day": values.get("day", 0),
-                            "stores_id": values.get("stores_id")}
+                            "stores_id": values.get("stores_id"), "days": values.get("days")}
         return found
     finally:
         conn.close()
@@ -112,6 +112,7 @@ def agreement_problem(snapshot: dict, identity: str | None, days_in_stores: int,
         return ("the checkpoints were written with another stores file" if identity
                 else "the stores file the checkpoints were written with is missing")
     # A day's stores writes come just before its checkpoint: the stores may be one day ahead, never behind.
+    days = snapshot.get("days") or days  # a log run's thread knows how many periods it has monitored
     reached = days if snapshot["status"] == "finished" else snapshot["day"]
     if not reached <= days_in_stores <= reached + 1 or (snapshot["status"] == "finished" and days_in_stores != days):
         return f"the checkpoints reached day {reached} but the stores hold {days_in_stores} days"
@@ -147,8 +148,7 @@ def check(config, integrity: bool = True) -> Plan:
     except (StoreError, sqlite3.DatabaseError) as exc:
         raise RunRefused(str(exc)) from None
     if registered is not None and registered["config"] != config.settings():
-        raise RunRefused(f"run {config.run_id} already exists in {folder} with settings {registered['config']}; "
-                         "use another --run-id")
+        raise RunRefused(config.settings_clash(registered["config"]))
     snapshots = thread_snapshots(checkpoint_path, config.run_id, config.models, config.days)
     for model, snapshot in snapshots.items():
         problem = agreement_problem(snapshot, identity, recorded_days(stores_path, config.run_id, model), config.days)
@@ -156,9 +156,7 @@ def check(config, integrity: bool = True) -> Plan:
             raise RunRefused(f"run {config.run_id} ({model}): {CHECKPOINT_FILE} and {STORES_FILE} in {folder} do not "
                              f"belong together ({problem}); restore the {STORES_FILE} the run began with, or start "
                              f"clean by moving both files away (or another --output-dir)")
-    days_left = {m: config.days - (s["day"] if s["status"] == "unfinished" else 0 if s["status"] == "new" else config.days)
-                 for m, s in snapshots.items()}
-    need = estimated_bytes(config.models, days_left, getattr(config, "keep_days", None))
+    need = config.estimated_bytes(snapshots)
     free = shutil.disk_usage(folder).free
     if need and need + FREE_SPACE_MARGIN > free:
         raise RunRefused(f"run {config.run_id} needs about {_gb(need)} in {folder} but only {_gb(free)} is free "

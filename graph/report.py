@@ -101,6 +101,45 @@ def build_report(stores: Stores, run_id: str, config: dict) -> dict:
             "policy": config["policy"], "online_learning": learning}
 
 
+def build_log_report(stores: Stores, run_id: str, settings: dict) -> dict:
+    """A log run's report: a simulated run's, minus everything only a simulator knows (true accuracy,
+    the no-action counterfactual, rewards); each remediation is a recommendation."""
+    model = settings["models"][0]
+    periods = stores.predictions.columnar.periods(run_id, model)
+    days = []
+    for s in stores.metrics.day_summaries(run_id, model):
+        stored = periods.get(s["day"], {})
+        days.append({
+            "day": s["day"], "date": s["date"], "n_rows": s["n_rows"], "n_labelled": s["n_labelled"],
+            "accuracy": s["accuracy"], "accuracy_estimated": s["accuracy_estimated"],
+            "predicted_positive_rate": stored.get("predicted_positive_rate"),
+            "drift_score": s["drift_score"], "drift_severity": s["drift_severity"],
+            "drifted_features": s["drifted_features"], "performance_status": s["performance_status"],
+            "alerts": s["alerts"], "incident": s["incident"], "recommendation": s["action"], "policy": s["policy"],
+            "justification": s["justification"], "degraded": s["degraded"], "skipped": s["skipped"],
+            "model_version": s["model_version"], "cycle_ms": s["cycle_ms"]})
+    reference = periods.get(-1, {})
+    labelled = [d["accuracy"] for d in days if d["accuracy"] is not None and not d["accuracy_estimated"]]
+    estimated = [d["accuracy"] for d in days if d["accuracy"] is not None and d["accuracy_estimated"]]
+    alerts = stores.incidents.alerts(run_id, model)
+    cycles = [d["cycle_ms"] for d in days if d["cycle_ms"] is not None]
+    summary = {
+        "periods": len(days), "period": settings["mapping"]["period"],
+        "reference": {"rows": reference.get("n_rows"), "labelled": reference.get("n_labelled"),
+                      "accuracy": reference.get("accuracy")},
+        "mean_accuracy_labelled_periods": _mean(labelled), "periods_without_labels": len(estimated),
+        "mean_estimated_accuracy_unlabelled_periods": _mean(estimated),
+        "alerts_raised": len(alerts), "alerts_by_type": dict(Counter(a["alert_type"] for a in alerts)),
+        "incidents": len(stores.incidents.incidents(run_id, model)),
+        "recommendations": dict(Counter(d["recommendation"] for d in days if d["recommendation"] != "continue")),
+        "degraded_periods": sum(1 for d in days if d["degraded"]),
+        "median_cycle_ms": round(statistics.median(cycles), 3) if cycles else None,
+        "note": "remediations are recommendations: nothing was applied to the model",
+    }
+    return {"run_id": run_id, "model": model, "source": "log", "store": settings["store"], "policy": settings["policy"],
+            "mapping": settings["mapping"], "columns": settings["columns"], "days": days, "summary": summary}
+
+
 def write_report(report: dict, path: Path, force: bool = False) -> bool:
     """Write the report all or nothing; a report already there with other content is kept unless `force`.
 

@@ -71,6 +71,45 @@ def run_id_arg(text: str) -> str:
     return text
 
 
+def name_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty name; write a,b,c")
+    return names
+
+
+def period_arg(text: str) -> str | int:
+    if text in ("day", "week"):
+        return text
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r} is not day, week or a number of rows")
+
+
+LOG_OPTIONS = ("schema", "timestamp_col", "score_col", "prediction_col", "label_col", "group_col", "model_version_col",
+               "features", "ignore_cols", "model_id", "reference_until", "reference_rows", "period", "store")
+SIMULATION_OPTIONS = ("model", "scenario", "days", "seed", "onset", "severity")
+
+
+def log_run_config(args: argparse.Namespace):
+    """--log: the run over a user's log (graph.logrun), its schema from the flags and/or --schema."""
+    from graph.logrun import log_config
+
+    wrong = [o for o in SIMULATION_OPTIONS if getattr(args, o) is not None] + (["resume"] if args.resume else [])
+    if wrong:
+        raise ValueError(f"--{wrong[0].replace('_', '-')} is for simulated runs, not --log")
+    mapping = {"timestamp_col": args.timestamp_col, "score_col": args.score_col, "prediction_col": args.prediction_col,
+               "label_col": args.label_col, "group_col": args.group_col, "model_version_col": args.model_version_col,
+               "features": args.features, "ignore": args.ignore_cols, "model_id": args.model_id,
+               "reference_until": args.reference_until, "reference_rows": args.reference_rows, "period": args.period}
+    config = log_config(args.log, args.schema, output_dir=args.output_dir, run_id=args.run_id,
+                        policy=args.policy or DEFAULTS["policy"], store=args.store or "rows", keep_days=args.keep_days,
+                        force=args.force, **mapping)
+    validate_output_dir(config.output_dir)
+    validate_settings(config)
+    return config
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     epilog = "scenarios:\n" + "\n".join(wrap(f"{s.name}: {s.description}") for s in SCENARIOS.values())
     epilog += (f"\n\nfault injection (tests the fallback edges):\n"
@@ -97,6 +136,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true",
                    help="overwrite the run's report if it exists with other content (never needed otherwise)")
     p.add_argument("--resume", action="store_true", help="resume the newest unfinished run in --output-dir")
+    log = p.add_argument_group(
+        "monitoring your own log (--log)",
+        "Each complete period of the log (a day, a week or N rows after the reference period) runs through the "
+        "same cycle; remediations are recommended, never applied. Running the same command again on a grown log "
+        "monitors only its new periods. The run id defaults to log-<model id>.")
+    log.add_argument("--log", metavar="FILE", help="a CSV or Parquet file, or a folder or glob of them, read in name order")
+    log.add_argument("--schema", type=Path, metavar="TOML", help="the column mapping as a TOML file (keys as below; see README)")
+    log.add_argument("--timestamp-col", help="the time of each prediction (ISO 8601 text or epoch seconds)")
+    log.add_argument("--score-col", help="the model's probability for the positive class, in [0, 1]")
+    log.add_argument("--prediction-col", help="the 0/1 decision (default: score >= 0.5)")
+    log.add_argument("--label-col", help="the 0/1 ground truth; empty where it has not arrived")
+    log.add_argument("--group-col", help="a group (e.g. region) for per-group accuracy and the bias gap")
+    log.add_argument("--model-version-col", help="the serving model's version (optional)")
+    log.add_argument("--features", type=name_list, metavar="A,B,C",
+                     help="the feature columns (default: every column not mapped above and not ignored)")
+    log.add_argument("--ignore-cols", type=name_list, metavar="A,B", help="columns that are not features (ids, ...)")
+    log.add_argument("--model-id", help="the model's name in the stores (default: from the file name)")
+    log.add_argument("--reference-until", metavar="DATE",
+                     help="the reference period: rows up to this date (inclusive, UTC) show the model as it should be")
+    log.add_argument("--reference-rows", type=int, metavar="N", help="or: the first N rows are the reference period")
+    log.add_argument("--period", type=period_arg, metavar="day|week|N", help="one monitoring cycle (default: day)")
+    log.add_argument("--store", choices=("rows", "summaries"), default=None,
+                     help="rows: keep every row (by column; default); summaries: keep only each period's sample, "
+                          "labelled rows and findings (much smaller, no row-level queries)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or day lines; log lines only")
     p.add_argument("--debug", action="store_true", help="print the full traceback on failure")
     return p.parse_args(argv)
@@ -115,8 +178,13 @@ def stored_run(args: argparse.Namespace) -> dict | None:
     return stored
 
 
-def resolve_config(args: argparse.Namespace) -> RunConfig:
+def resolve_config(args: argparse.Namespace):
     """Merge the arguments with the stored settings of the run being resumed, or with the defaults; validate all."""
+    if args.log is not None:
+        return log_run_config(args)
+    given_log = [o for o in LOG_OPTIONS if getattr(args, o) is not None]
+    if given_log:
+        raise ValueError(f"--{given_log[0].replace('_', '-')} needs --log (a log to monitor)")
     given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
     stored = stored_run(args)
     default_id = f"run-{datetime.now():%Y%m%d-%H%M%S}-{os.urandom(2).hex()}"
@@ -142,10 +210,12 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     return config
 
 
-def day_line(d: dict, with_model: bool) -> str:
-    """One line per day: accuracy (* = estimated from scores), drift, status, action, reward, alert changes."""
+def day_line(d: dict, with_model: bool, periods: bool = False) -> str:
+    """One line per day (a log's period): accuracy (* = estimated from scores), drift, status, action,
+    reward, alert changes."""
     acc = "  n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}" + ("*" if d["accuracy_estimated"] else "")
-    parts = [f"day {d['day']:2d}", f"acc {acc:6s}", f"drift {d['drift_score'] or 0:.2f} {d['drift_severity'] or '-':8s}",
+    when = f"period {d['day']:3d} {d['date']:10s}" if periods else f"day {d['day']:2d}"
+    parts = [when, f"acc {acc:6s}", f"drift {d['drift_score'] or 0:.2f} {d['drift_severity'] or '-':8s}",
              f"{d['performance_status'] or '-':8s}", f"{d['action']:18s}"]
     if d["reward"] is not None:
         parts.append(f"{d['reward']:+6.1f}")
@@ -157,6 +227,8 @@ def day_line(d: dict, with_model: bool) -> str:
 
 
 def summary_lines(report: dict) -> list[str]:
+    if report.get("source") == "log":
+        return log_summary_lines(report)
     s = report["summary"]
     plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
     actions = ", ".join(f"{a} x{n}" for a, n in sorted(s["actions"].items(), key=lambda kv: -kv[1]))
@@ -167,6 +239,18 @@ def summary_lines(report: dict) -> list[str]:
             f"  cost ${s['total_cost']:,.0f} (no action: ${s['no_action_total_cost']:,.0f}); "
             f"median cycle {s['median_cycle_ms']:.1f} ms" if s["median_cycle_ms"] is not None else
             f"  cost ${s['total_cost']:,.0f} (no action: ${s['no_action_total_cost']:,.0f})"]
+
+
+def log_summary_lines(report: dict) -> list[str]:
+    s = report["summary"]
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    accuracy = s["mean_accuracy_labelled_periods"]
+    recommended = ", ".join(f"{a} x{n}" for a, n in sorted(s["recommendations"].items(), key=lambda kv: -kv[1]))
+    return [f"{report['model']}: {plural(s['periods'], 'period')} ({s['period']}), mean accuracy "
+            + (f"{accuracy:.3f}" if accuracy is not None else "n/a")
+            + f" (reference {s['reference']['accuracy']:.3f}), {plural(s['alerts_raised'], 'alert')}, "
+            f"{plural(s['incidents'], 'incident')}",
+            f"  recommended (not applied): {recommended or 'nothing but continue'}"]
 
 
 class RunConsole(Console):
@@ -229,15 +313,15 @@ def main(argv: list[str] | None = None) -> int:
             log.info(message)
             if progress is not None:
                 progress.console.print(message)
-                if data["status"] != "finished already":
+                if data["status"] in ("started", "resumed", "extended"):
                     tasks[data["model"]] = progress.add_task(data["model"], total=data["days"], completed=data["day"])
-        elif kind == "learning":
+        elif kind in ("learning", "ingest") and "status" in data:
             log.info(data["status"])
             if progress is not None:
                 progress.console.print(data["status"])
         elif kind == "day":
             reached[data["model"]] = data["day"]
-            line = day_line(data, with_model=len(config.models) > 1)
+            line = day_line(data, with_model=len(config.models) > 1, periods=config.kind == "log")
             if progress is None:
                 log.info(line)
             else:

@@ -30,7 +30,7 @@ from graph.report import build_report, write_report
 from nodes.memory import empty_memory
 from nodes import faults
 from rl.policies import POLICY_NAMES, make_policy
-from simulator import episode
+from graph.sources import SimulationSource
 from simulator.catalog import get_model
 from simulator.scenarios import get_scenario
 from simulator.world import World
@@ -75,10 +75,46 @@ class RunConfig:
 
     def output_names(self) -> list[str]:
         """Every file this run writes in its output folder (none of them may be a planted link)."""
-        suffixes = [""] if len(self.models) == 1 else [f"_{m}" for m in self.models]
-        return [*(STORES_FILE + s for s in SQLITE_SIDE_FILES), *(CHECKPOINT_FILE + s for s in SQLITE_SIDE_FILES),
-                f".{self.run_id}.lock", f"final_report_{self.run_id}.json",
-                *(f"simulation_plots_{self.run_id}{s}.png" for s in suffixes)]
+        return output_names(self.run_id, self.models)
+
+    # ---- what the runner asks of a run's configuration (graph.logrun.LogRunConfig answers the same) ----
+    kind = "simulation"
+
+    @property
+    def learns(self) -> bool:
+        """Does the run end with an online policy update (it needs rewards: simulation only)?"""
+        return self.policy == "ppo"
+
+    def validate(self) -> None:
+        validate_simulation(self)
+
+    def prepare(self, stores, on_event) -> None:
+        """Work before the threads run (a log run ingests its new periods here); none for a simulation."""
+
+    def source(self, model: str):
+        return SimulationSource(World(get_model(model), self.world_scenario(), self.seed))
+
+    def thread_settings(self) -> dict:
+        return {"scenario": self.scenario, "seed": self.seed}
+
+    def report(self, stores) -> dict:
+        return build_report(stores, self.run_id, {**self.settings(), "output_dir": self.output_dir})
+
+    report_may_change = False  # a finished simulation's report never changes (unless --force)
+
+    def settings_clash(self, stored: dict) -> str:
+        return (f"run {self.run_id} already exists in {self.output_dir} with settings {stored}; use another --run-id")
+
+    def estimated_bytes(self, snapshots: dict) -> int:
+        """What the days still to run will write (graph.preflight's per-row and per-day figures)."""
+        left = {m: self.days - {"new": 0, "unfinished": s["day"]}.get(s["status"], self.days) for m, s in snapshots.items()}
+        return preflight.estimated_bytes(self.models, left, self.keep_days)
+
+
+def output_names(run_id: str, models: list[str]) -> list[str]:
+    suffixes = [""] if len(models) == 1 else [f"_{m}" for m in models]
+    return [*(STORES_FILE + s for s in SQLITE_SIDE_FILES), *(CHECKPOINT_FILE + s for s in SQLITE_SIDE_FILES),
+            f".{run_id}.lock", f"final_report_{run_id}.json", *(f"simulation_plots_{run_id}{s}.png" for s in suffixes)]
 
 
 @dataclass
@@ -113,11 +149,21 @@ def validate_output_dir(output_dir: Path, run_id: str | None = None) -> None:
         raise RunRefused(f"{exc}; move it away or choose another --output-dir") from None
 
 
-def validate_settings(config: RunConfig) -> None:
+def validate_settings(config) -> None:
     """Every setting checked up front: a value that would fail later (or be silently ignored) fails here."""
     if not RUN_ID.fullmatch(config.run_id):
         raise ValueError(f"--run-id {config.run_id!r} must be 1-100 letters, digits, '.', '_' or '-', starting with "
                          "a letter or digit (it names files)")
+    if config.policy not in POLICY_NAMES:
+        raise ValueError(f"unknown policy {config.policy!r}; choose from {', '.join(POLICY_NAMES)}")
+    if config.keep_days is not None and config.keep_days < 1:
+        raise ValueError(f"--keep-days must be at least 1, not {config.keep_days}")
+    config.validate()
+    faults.from_environment()
+    faults.kills_from_environment()
+
+
+def validate_simulation(config: RunConfig) -> None:
     for model in config.models:
         get_model(model)
     scenario = get_scenario(config.scenario)
@@ -133,12 +179,6 @@ def validate_settings(config: RunConfig) -> None:
         raise ValueError(f"--onset must be a day of the run (0 to {config.days - 1}), not {config.onset}")
     if config.severity is not None and not 0 < config.severity <= 3:
         raise ValueError(f"--severity must be in (0, 3], not {config.severity}")
-    if config.keep_days is not None and config.keep_days < 1:
-        raise ValueError(f"--keep-days must be at least 1, not {config.keep_days}")
-    if config.policy not in POLICY_NAMES:
-        raise ValueError(f"unknown policy {config.policy!r}; choose from {', '.join(POLICY_NAMES)}")
-    faults.from_environment()
-    faults.kills_from_environment()
 
 
 def open_checkpointer(output_dir: Path) -> SqliteSaver:
@@ -164,34 +204,40 @@ def thread_status(graph, config: dict) -> str:
     return "finished"
 
 
-def initial_state(config: RunConfig, model: str, world: World, stores_identity: str) -> dict:
-    return {"run_id": config.run_id, "model": model, "scenario": config.scenario, "seed": config.seed,
-            "days": config.days, "policy": config.policy, "baseline": world.monitoring_baseline(), "day": 0,
-            "stores_id": stores_identity,
-            "memory": empty_memory(world.initial_state().model.version), "sim": episode.start(world)}
+def initial_state(config, model: str, source, stores_identity: str) -> dict:
+    extras = source.initial_state()
+    return {"run_id": config.run_id, "model": model, **config.thread_settings(), "days": config.days,
+            "policy": config.policy, "baseline": extras.pop("baseline"), "day": 0, "stores_id": stores_identity,
+            "memory": empty_memory(extras.pop("initial_version")), **extras}
 
 
-def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: SqliteSaver,
+def run_model(config, model: str, stores: Stores, checkpointer: SqliteSaver,
               on_event: Callable[[str, dict], None], policy) -> str:
-    """Start, resume or skip one model's thread; returns what happened to it."""
+    """Start, resume, extend (a log that grew) or skip one model's thread; returns what happened to it."""
     graph = build_graph(checkpointer)
     cfg = thread_config(config.run_id, model, config.days)
     status = thread_status(graph, cfg)
-    if status == "finished":
+    if config.days == 0 and status == "new":  # a log whose first period is not complete yet
+        on_event("thread", {"model": model, "status": "waiting for its first complete period"})
+        return "waiting"
+    grown = status == "finished" and graph.get_state(cfg).values.get("days", config.days) < config.days
+    if status == "finished" and not grown:
         on_event("thread", {"model": model, "status": "finished already"})
         return "finished already"
-    world = World(get_model(model), config.world_scenario(), config.seed)
-    stores.predictions.register_model(world.schema())
-    stores.predictions.store_reference(config.run_id, model, world.initial_state().model.version, world.to_log(world.reference))
-    context = RunContext(stores=stores, schema=world.schema(), policy=policy, world=world,
+    source = config.source(model)
+    source.register(stores, config.run_id)
+    context = RunContext(stores=stores, schema=source.schema, policy=policy, source=source,
                          faults=faults.from_environment(), kills=faults.kills_from_environment(),
                          keep_days=config.keep_days)
     if status == "new":
-        inputs, first_day = initial_state(config, model, world, stores.identity), 0
+        inputs, first_day = initial_state(config, model, source, stores.identity), 0
     else:
-        inputs, first_day = None, graph.get_state(cfg).values.get("day", 0)
-    on_event("thread", {"model": model, "status": "started" if status == "new" else "resumed", "day": first_day,
-                        "days": config.days})
+        first_day = graph.get_state(cfg).values.get("day", 0)
+        inputs = None
+        if grown:  # the finished thread goes on from its last record step, through the new periods
+            graph.update_state(cfg, {"days": config.days}, as_node="record")
+    event = "started" if status == "new" else "extended" if grown else "resumed"
+    on_event("thread", {"model": model, "status": event, "day": first_day, "days": config.days})
     for mode, chunk in graph.stream(inputs, cfg, context=context, stream_mode=["updates", "custom"], durability="sync"):
         if mode == "custom" and "day_summary" in chunk:
             on_event("day", {"model": model, **chunk["day_summary"], "timings": chunk.get("timings", {})})
@@ -200,7 +246,7 @@ def run_model(config: RunConfig, model: str, stores: Stores, checkpointer: Sqlit
                 on_event("node", {"model": model, "node": node})
     if thread_status(graph, cfg) != "finished":
         raise RunError(f"thread {cfg['configurable']['thread_id']} stopped before its last day")
-    return "started" if status == "new" else "resumed"
+    return event
 
 
 @contextmanager
@@ -226,7 +272,7 @@ def run_lock(output_dir: Path, run_id: str):
         os.close(fd)
 
 
-def execute(config: RunConfig, on_event: Callable[[str, dict], None] = lambda kind, data: None) -> RunOutputs:
+def execute(config, on_event: Callable[[str, dict], None] = lambda kind, data: None) -> RunOutputs:
     """Run (or resume) every model of the run, then write the report and plots."""
     validate_settings(config)
     validate_output_dir(config.output_dir, config.run_id)
@@ -247,7 +293,7 @@ def execute(config: RunConfig, on_event: Callable[[str, dict], None] = lambda ki
         return _execute(config, plan, policy, on_event)
 
 
-def run_policy(config: RunConfig, plan: preflight.Plan):
+def run_policy(config, plan: preflight.Plan):
     """The policy the run decides with: the version it started with, recorded in the stores; for a
     new PPO run, the folder's current policy file, read once and checked before anything is written."""
     if config.policy != "ppo":
@@ -261,7 +307,7 @@ def run_policy(config: RunConfig, plan: preflight.Plan):
         raise RunRefused(str(exc)) from None
 
 
-def learn_from_run(config: RunConfig, stores: Stores, on_event: Callable[[str, dict], None]) -> dict:
+def learn_from_run(config, stores: Stores, on_event: Callable[[str, dict], None]) -> dict:
     """Online learning: the run's days, plus fresh simulated episodes, update <output-dir>/rl_policy.pt."""
     from rl.online import update_policy
 
@@ -281,28 +327,29 @@ def learn_from_run(config: RunConfig, stores: Stores, on_event: Callable[[str, d
         raise RunRefused(str(exc)) from None
 
 
-def _execute(config: RunConfig, plan: preflight.Plan, policy, on_event: Callable[[str, dict], None]) -> RunOutputs:
+def _execute(config, plan: preflight.Plan, policy, on_event: Callable[[str, dict], None]) -> RunOutputs:
     try:
         stores = open_stores(config.output_dir / STORES_FILE)
     except StoreError as exc:
         raise RunRefused(str(exc)) from None
     checkpointer = open_checkpointer(config.output_dir)
     try:
+        config.prepare(stores, on_event)
         stores.runs.start(config.run_id, config.settings())
         if config.policy == "ppo":
             stores.runs.record_policy(config.run_id, policy.data, policy.source)
         threads = {m: run_model(config, m, stores, checkpointer, on_event, policy) for m in config.models}
         finished_before = plan.registered is not None and plan.registered["status"] == "finished"
-        if config.policy == "ppo" and not finished_before:  # a finished run learned once already
+        if config.learns and not finished_before:  # a finished run learned once already
             on_event("learning", {"status": "updating the policy from this run (online learning)"})
             learned = learn_from_run(config, stores, on_event)
             stores.runs.record_learning(config.run_id, learned["record"])
             on_event("learning", {"status": learned.get("skipped") or
                                   f"policy updated from {learned['run_days']} run days and {learned['fresh_steps']} simulated "
                                   f"days -> {learned['policy']} (started from {learned['started_from']})"})
-        report = build_report(stores, config.run_id, {**config.settings(), "output_dir": config.output_dir})
+        report = config.report(stores)
         report_path = config.output_dir / f"final_report_{config.run_id}.json"
-        rewritten = write_report(report, report_path, force=config.force)
+        rewritten = write_report(report, report_path, force=config.force or config.report_may_change)
         plots = []
         for model_report in report.get("models", [report]):
             suffix = "" if len(config.models) == 1 else f"_{model_report['model']}"

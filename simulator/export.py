@@ -39,10 +39,32 @@ def parse_args(argv):
     p.add_argument("--days", type=int, default=30, help="days to simulate (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", type=Path, default=Path("simulated_data"), help="output folder (default simulated_data/)")
+    p.add_argument("--log-format", action="store_true",
+                   help="also write prediction_log.csv as a serving system logs it (ISO timestamps, a blank label "
+                        "where none has arrived yet): an example log for python -m graph.run --log")
     return p.parse_args(argv)
 
 
-def export_model(world: World, days: int, folder: Path, progress: Progress | None = None) -> dict:
+def write_log_day(path: Path, day: int, batch, log, schema, first: bool) -> None:
+    """One day of prediction_log.csv: what a serving system logs, labels only where they arrived."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(day_start_ts(day) + batch.seconds, unit="s", utc=True)
+                          .strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "model_version": batch.model_version})
+    for j, name in enumerate(schema.numeric):
+        frame[name] = log.columns.numeric[:, j]
+    for j, name in enumerate(schema.categorical):
+        frame[name] = log.columns.categorical[:, j]
+    frame["score"] = np.round(batch.score, 6)
+    frame["prediction"] = batch.prediction.astype(int)
+    frame["label"] = pd.array(np.where(batch.labelled, batch.label, np.nan), dtype="Int64")
+    frame["latency_ms"] = np.round(batch.latency_ms, 2)
+    frame.sort_values("timestamp", kind="stable").to_csv(path, mode="w" if first else "a", header=first, index=False,
+                                                         float_format="%.6g")
+
+
+def export_model(world: World, days: int, folder: Path, progress: Progress | None = None,
+                 log_format: bool = False) -> dict:
     spec, schema = world.spec, world.schema()
     folder.mkdir(parents=True, exist_ok=True)
     baseline = world.monitoring_baseline()
@@ -73,6 +95,8 @@ def export_model(world: World, days: int, folder: Path, progress: Progress | Non
                              f"{batch.score[i]:.6f}", int(batch.prediction[i]), int(batch.label[i]),
                              int(batch.labelled[i]), f"{batch.latency_ms[i]:.2f}"])
             rows_written += len(batch)
+            if log_format:
+                write_log_day(folder / "prediction_log.csv", day, batch, log, schema, first=day == 0)
             view = view_from_log(day, log, schema)
             findings = monitor_day(DayInputs(day, view, reference, baseline, memory, schema, AlertThresholds(),
                                              run_id="export", model=spec.name))
@@ -108,7 +132,8 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     with Progress() as progress:
         for name in models:
-            result = export_model(World(get_model(name), scenario, args.seed), args.days, args.out / name, progress)
+            result = export_model(World(get_model(name), scenario, args.seed), args.days, args.out / name, progress,
+                                  log_format=args.log_format)
             progress.console.print(f"{result['model']}: {result['rows']:,} prediction rows -> {result['folder']}/")
     return 0
 

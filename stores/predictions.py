@@ -7,8 +7,9 @@ metrics), built by one function whether the rows come from SQLite or from memory
 """
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sqlite_utils
@@ -16,6 +17,7 @@ import sqlite_utils
 from stores.db import StoreError, day_start_ts
 
 SAMPLE_ROWS = 2000  # rows per day used for distributional tests (drift, latency percentiles, missingness)
+REFERENCE_PERIOD = -1  # a log's reference period, kept beside its periods 0, 1, ...
 
 
 @dataclass
@@ -23,7 +25,9 @@ class ModelSchema:
     model_id: str
     numeric: list[str]
     categorical: list[str]
-    group: str  # sensitive attribute for bias checks
+    group: str | None  # sensitive attribute for bias checks (None: a log without one)
+    thresholds: dict = field(default_factory=dict)  # column -> its own drift threshold (effect size)
+    layout: str = "rows"  # "rows": a typed column per feature (simulation); "columns": a user's log (stores.columnar)
 
     @property
     def feature_columns(self) -> list[str]:
@@ -111,6 +115,13 @@ def reference_from_log(log: PredictionLog, schema: ModelSchema) -> DayView:
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+def _names(stored: str) -> list[str]:
+    """Column names as the models table keeps them: a JSON list (older files: comma-separated)."""
+    if stored.startswith("["):
+        return json.loads(stored)
+    return [c for c in stored.split(",") if c]
+
+
 def _table(kind: str, model_id: str) -> str:
     if not _IDENT.match(model_id):
         raise StoreError(f"model id {model_id!r} must be letters, digits and underscores")
@@ -119,20 +130,29 @@ def _table(kind: str, model_id: str) -> str:
 
 class PredictionStore:
     def __init__(self, db: sqlite_utils.Database):
+        from stores.columnar import ColumnarStore  # it builds on this module's types
+
         self.db = db
         self._schemas: dict[str, ModelSchema] = {}
         if "models" not in db.table_names():
-            db["models"].create({"model_id": str, "numeric": str, "categorical": str, "group_column": str}, pk="model_id")
+            db["models"].create({"model_id": str, "numeric": str, "categorical": str, "group_column": str,
+                                 "thresholds": str, "layout": str}, pk="model_id")
+        self.columnar = ColumnarStore(db)
 
     # ---- schema -------------------------------------------------------------------------------
     def register_model(self, schema: ModelSchema) -> None:
         """Create the model's prediction and reference tables if they do not exist (idempotent)."""
-        for name in schema.feature_columns:
-            if not _IDENT.match(name):
-                raise StoreError(f"feature name {name!r} must be letters, digits and underscores")
         existing = self.schema(schema.model_id, required=False)
         if existing is not None and existing != schema:
             raise StoreError(f"model {schema.model_id} is already registered with other features")
+        if schema.layout == "columns":  # a log kept by column: no per-feature SQL columns to create
+            with self.db.conn:
+                self._record_model(schema)
+            self._schemas[schema.model_id] = schema
+            return
+        for name in schema.feature_columns:
+            if not _IDENT.match(name):
+                raise StoreError(f"feature name {name!r} must be letters, digits and underscores")
         columns = {"run_id": str, "day": int, "row": int, "ts": float, "model_version": str}
         columns.update({n: float for n in schema.numeric})
         columns.update({c: str for c in schema.categorical})
@@ -152,9 +172,27 @@ class PredictionStore:
             if not ref.exists():
                 ref_columns = {"run_id": str, "version": str, **{k: v for k, v in columns.items() if k not in ("run_id", "day")}}
                 ref.create(ref_columns, pk=("run_id", "version", "row"))
-            self.db["models"].upsert({"model_id": schema.model_id, "numeric": ",".join(schema.numeric),
-                                      "categorical": ",".join(schema.categorical), "group_column": schema.group}, pk="model_id")
+            self._record_model(schema)
         self._schemas[schema.model_id] = schema
+
+    def record_log_model(self, schema: ModelSchema) -> None:
+        """Register a log's model inside the caller's transaction (the ingest's: all or nothing)."""
+        existing = self.schema(schema.model_id, required=False)
+        if existing is not None and existing != schema:
+            raise StoreError(f"model {schema.model_id} is already registered with other features")
+        self._record_model(schema)
+        self._schemas[schema.model_id] = schema
+
+    def _record_model(self, schema: ModelSchema) -> None:
+        """Plain SQL, no transaction of its own: it runs inside its caller's."""
+        have = {row[1] for row in self.db.conn.execute("PRAGMA table_info(models)")}
+        for column in ("thresholds", "layout"):  # files from before logs could be monitored
+            if column not in have:
+                self.db.conn.execute(f"ALTER TABLE models ADD COLUMN {column} TEXT")
+        self.db.conn.execute(
+            "INSERT OR REPLACE INTO models (model_id, numeric, categorical, group_column, thresholds, layout) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (schema.model_id, json.dumps(schema.numeric), json.dumps(schema.categorical),
+                                          schema.group, json.dumps(schema.thresholds), schema.layout))
 
     def schema(self, model_id: str, required: bool = True) -> ModelSchema | None:
         if model_id in self._schemas:
@@ -165,7 +203,8 @@ class PredictionStore:
                 raise StoreError(f"unknown model {model_id!r} in the predictions store")
             return None
         r = rows[0]
-        schema = ModelSchema(model_id, [c for c in r["numeric"].split(",") if c], [c for c in r["categorical"].split(",") if c], r["group_column"])
+        schema = ModelSchema(model_id, _names(r["numeric"]), _names(r["categorical"]), r["group_column"],
+                             json.loads(r.get("thresholds") or "{}"), r.get("layout") or "rows")
         self._schemas[model_id] = schema
         return schema
 
@@ -247,6 +286,8 @@ class PredictionStore:
         Python's cost is per value fetched, so each query asks only for what its consumers use.
         """
         schema = self.schema(model_id)
+        if schema.layout == "columns":
+            return self.columnar.view(run_id, model_id, day)
         table = _table("predictions", model_id)
         conn = self.db.conn
         n_rows, = conn.execute(f"SELECT count(*) FROM [{table}] WHERE run_id = ? AND day = ?", (run_id, day)).fetchone()
@@ -261,6 +302,8 @@ class PredictionStore:
 
     def reference_view(self, run_id: str, model_id: str, version: str) -> DayView:
         schema = self.schema(model_id)
+        if schema.layout == "columns":  # a log's reference period is stored as its period -1
+            return self.columnar.view(run_id, model_id, REFERENCE_PERIOD)
         table = _table("reference", model_id)
         rows = self.db.conn.execute(f"SELECT {self._select(schema)} FROM [{table}] WHERE run_id = ? AND version = ?",
                                     (run_id, version)).fetchall()
@@ -343,8 +386,9 @@ class PredictionStore:
 
         SQLite reuses the freed pages, so a run with retention stops growing once it reaches its window.
         """
+        if self.schema(model_id).layout == "columns":
+            return self.columnar.drop_chunks_before(run_id, model_id, first_kept_day)
         table = _table("predictions", model_id)
-        self.schema(model_id)
         with self.db.conn:
             return self.db.conn.execute(f"DELETE FROM [{table}] WHERE run_id = ? AND day < ?",
                                         (run_id, first_kept_day)).rowcount
