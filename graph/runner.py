@@ -328,13 +328,23 @@ def learn_from_run(config, stores: Stores, on_event: Callable[[str, dict], None]
 
 
 def _execute(config, plan: preflight.Plan, policy, on_event: Callable[[str, dict], None]) -> RunOutputs:
+    databases = (config.output_dir / STORES_FILE, config.output_dir / CHECKPOINT_FILE)
+    created = [path for path in databases if not path.exists()]
     try:
         stores = open_stores(config.output_dir / STORES_FILE)
     except StoreError as exc:
         raise RunRefused(str(exc)) from None
     checkpointer = open_checkpointer(config.output_dir)
     try:
-        config.prepare(stores, on_event)
+        try:
+            config.prepare(stores, on_event)
+        except RunRefused:  # bad input found while reading it: the folder goes back to how it was
+            checkpointer.conn.close()
+            stores.close()
+            for path in created:
+                for side in SQLITE_SIDE_FILES:
+                    Path(f"{path}{side}").unlink(missing_ok=True)
+            raise
         stores.runs.start(config.run_id, config.settings())
         if config.policy == "ppo":
             stores.runs.record_policy(config.run_id, policy.data, policy.source)

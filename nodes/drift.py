@@ -47,10 +47,12 @@ def assess_covariate_drift(reference: dict[str, ColumnProfile], current: dict[st
                            schema: ModelSchema) -> dict:
     columns = {}
     for name in schema.feature_columns:
-        result = compare(reference[name], current[name])
+        threshold = schema.thresholds.get(name)
+        result = compare(reference[name], current[name], threshold)
         columns[name] = {"test": result.test, "effect": round(result.effect, 5), "raw_effect": round(result.raw_effect, 5),
                          "p_value": None if result.p_value is None else float(result.p_value),
-                         "drifted": bool(result.drifted), "score": column_drift_score(reference[name].kind, result.effect)}
+                         "drifted": bool(result.drifted),
+                         "score": column_drift_score(reference[name].kind, result.effect, threshold)}
     prediction = compare(reference[SCORE_COLUMN], current[SCORE_COLUMN])
     return summarise_columns(columns, {"test": prediction.test, "effect": round(prediction.effect, 5),
                                        "drifted": bool(prediction.drifted)})

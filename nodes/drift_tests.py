@@ -62,12 +62,23 @@ class ColumnProfile:
 
     @classmethod
     def categorical(cls, values: np.ndarray) -> "ColumnProfile":
-        if values.dtype.kind in "iu":  # integer codes: count in numpy
-            n = np.bincount(values)
+        """Count categories: integer codes (-1: missing) in numpy, names (None: missing) in a hash count.
+
+        >>> p = ColumnProfile.categorical(np.array([0, 2, 2, -1]))
+        >>> p.counts, p.n, p.missing_rate
+        ({'0': 1, '2': 2}, 3, 0.25)
+        >>> ColumnProfile.categorical(np.array(["a", None, "a", "b"], dtype=object)).counts
+        {'a': 2, 'b': 1}
+        """
+        if values.dtype.kind in "iu":  # integer codes: count in numpy (names cost ~20x more)
+            present = values[values >= 0]
+            n = np.bincount(present) if len(present) else np.zeros(0, dtype=int)
             counts = {code: int(n[code]) for code in np.flatnonzero(n).tolist()}
         else:  # names: a hash count (np.unique would sort Python strings)
-            counts = Counter(values.tolist())
-        return cls("categorical", int(sum(counts.values())), 0.0, counts={str(k): v for k, v in counts.items()})
+            counts = Counter(v for v in values.tolist() if v is not None and v == v)  # v != v: NaN
+        total = int(sum(counts.values()))
+        missing = 1.0 - total / len(values) if len(values) else 0.0
+        return cls("categorical", total, missing, counts={str(k): v for k, v in counts.items()})
 
 
 def _quantiles(ordered: np.ndarray) -> np.ndarray:
@@ -201,8 +212,9 @@ def choose_rule(kind: str, reference_rows: int) -> Rule:
     raise ValueError(f"no drift test for a {kind} column")
 
 
-def compare(reference: ColumnProfile, current: ColumnProfile) -> TestResult:
-    """Run the registry's test for this column and return its effect size and verdict.
+def compare(reference: ColumnProfile, current: ColumnProfile, threshold: float | None = None) -> TestResult:
+    """Run the registry's test for this column and return its effect size and verdict. `threshold`
+    replaces the rule's effect-size threshold for this column (a schema's per-column drift_threshold).
 
     >>> rng = np.random.default_rng(1)
     >>> ref = ColumnProfile.numeric(rng.normal(0, 1, 5000))
@@ -220,12 +232,12 @@ def compare(reference: ColumnProfile, current: ColumnProfile) -> TestResult:
     if rule.uses_p_value:
         p_value = _P_VALUE[rule.test](reference, current)
         return TestResult(rule.test, effect, raw, p_value, p_value < rule.threshold)
-    return TestResult(rule.test, effect, raw, None, effect >= rule.threshold)
+    return TestResult(rule.test, effect, raw, None, effect >= (threshold or rule.threshold))
 
 
-def column_drift_score(kind: str, effect: float) -> float:
+def column_drift_score(kind: str, effect: float, threshold: float | None = None) -> float:
     """Map an effect size to [0, 1]: 1/3 at the drift threshold, 1 at three times it."""
-    return float(min(1.0, effect / (3 * EFFECT_THRESHOLD[kind])))
+    return float(min(1.0, effect / (3 * (threshold or EFFECT_THRESHOLD[kind]))))
 
 
 # Two samples of one distribution are never at distance zero. Measured by simulation on normal and

@@ -14,6 +14,7 @@ from stores.predictions import LabelledRows, ModelSchema
 MIN_GROUP_ROWS = 50  # groups smaller than this are reported but left out of the bias gap
 MISSING_JUMP = 0.05  # missing share above the reference's by this much is an issue
 STUCK_SHARE = 0.2  # a continuous feature with this share of repeated values is stuck (normally ~0)
+STUCK_REFERENCE_MAX = 0.1  # ...if it varied in the reference: counts, flags and constants repeat by nature
 
 
 def _confusion(prediction: np.ndarray, label: np.ndarray) -> tuple[int, int, int, int]:
@@ -61,12 +62,13 @@ def data_quality(current: dict[str, ColumnProfile], reference: dict[str, ColumnP
     [{'feature': 'x', 'issue': 'stuck', 'value': 0.4997}]
     """
     issues, missing = [], {}
-    for name in schema.numeric:
+    for name in schema.feature_columns:
         today = current[name]
         missing[name] = today.missing_rate
         if today.missing_rate > reference[name].missing_rate + MISSING_JUMP:
             issues.append({"feature": name, "issue": "missing", "value": round(today.missing_rate, 4)})
-        if today.n >= 100 and today.repeat_share >= STUCK_SHARE:
+        if (today.kind == "numeric" and today.n >= 100 and today.repeat_share >= STUCK_SHARE
+                and reference[name].repeat_share < STUCK_REFERENCE_MAX):
             issues.append({"feature": name, "issue": "stuck", "value": round(today.repeat_share, 4)})
     return {"missing_rate": missing, "issues": issues}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import glob
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,7 +106,7 @@ def _csv_batches(path: Path, types: dict | None):
             first_row += batch.num_rows
             yield batch
     except pa.ArrowInvalid as exc:
-        raise LogError(_arrow_message(str(path), exc)) from None
+        raise LogError(_csv_error(path, exc, types or {})) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LogError(f"{path}: cannot read it as CSV ({exc})") from None
 
@@ -158,13 +159,36 @@ def _type_word(arrow_type) -> str:
     return "a number" if "double" in str(arrow_type) or "int" in str(arrow_type) else f"of type {arrow_type}"
 
 
-def _arrow_message(name: str, exc: Exception) -> str:
-    """pyarrow's CSV conversion errors, as one line naming the column and row."""
+def _csv_error(path: Path, exc: Exception, types: dict) -> str:
+    """pyarrow's CSV errors as one line naming the column and the first bad row (found by a second,
+    slower read of that column alone: only on the way to an error)."""
+    import pyarrow as pa
+    from pyarrow import csv
+
     text = str(exc).strip().splitlines()[0]
-    # e.g. "In CSV column #3: Row #1204: CSV conversion error to double: invalid value 'abc'"
-    if "CSV conversion error" in text and "column #" in text:
-        return f"{name}: {text}"
-    return f"{name}: cannot read it as CSV ({text})"
+    found = re.search(r"column #(\d+)", text)
+    if not found or "conversion error" not in text:
+        return f"{path}: cannot read it as CSV ({text})"
+    with open(path, newline="") as handle:
+        header = next(__import__("csv").reader(handle), [])
+    index = int(found.group(1))
+    name = header[index] if index < len(header) else f"#{index}"
+    target = types.get(name, pa.float64())
+    reader = csv.open_csv(path, read_options=csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                          convert_options=csv.ConvertOptions(include_columns=[name], column_types={name: pa.string()}))
+    start = 0
+    for batch in reader:
+        column = batch.column(0)
+        try:
+            column.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = _first_uncastable(column, target)
+            if bad is not None:
+                row = start + bad + 1
+                return (f"{path}: row {row:,} (line {row + 1:,}): column {name!r}: {column[bad].as_py()!r} is not "
+                        f"{_type_word(target)}")
+        start += batch.num_rows
+    return f"{path}: column {name!r}: {text}"
 
 
 def open_log(source) -> LogInput:
