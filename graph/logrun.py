@@ -8,6 +8,7 @@ the new complete periods: a nightly cron job is the deployment.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,12 +109,16 @@ class LogRunConfig:
     def prepare(self, stores, on_event) -> None:
         """Read the log and store its new complete periods (graph.runner calls this before the threads)."""
         on_event("ingest", {"status": f"reading {self._input.name}"})
+        started = time.perf_counter()
         try:
             self._ingested = ingest(stores, self.run_id, self._input, self.schema, self._resolved, self.store,
                                     on_progress=lambda rows: on_event("ingest", {"rows": rows}))
         except (LogError, SchemaError) as exc:
             raise RunRefused(str(exc)) from None
         result = self._ingested
+        seconds = time.perf_counter() - started
+        on_event("ingest", {"status": f"ingest: {result.rows_read:,} rows in {seconds:.1f} s "
+                                      f"({result.rows_read / max(seconds, 1e-9):,.0f} rows/s)"})
         self.days = result.periods
         reference = stores.predictions.columnar.view(self.run_id, self.model_id, REFERENCE_PERIOD)
         known = stores.predictions.columnar.periods(self.run_id, self.model_id)

@@ -87,6 +87,7 @@ def period_arg(text: str) -> str | int:
 
 
 LOG_OPTIONS = ("schema", "timestamp_col", "score_col", "prediction_col", "label_col", "group_col", "model_version_col",
+               "latency_col",
                "features", "ignore_cols", "model_id", "reference_until", "reference_rows", "period", "store")
 SIMULATION_OPTIONS = ("model", "scenario", "days", "seed", "onset", "severity")
 
@@ -100,6 +101,7 @@ def log_run_config(args: argparse.Namespace):
         raise ValueError(f"--{wrong[0].replace('_', '-')} is for simulated runs, not --log")
     mapping = {"timestamp_col": args.timestamp_col, "score_col": args.score_col, "prediction_col": args.prediction_col,
                "label_col": args.label_col, "group_col": args.group_col, "model_version_col": args.model_version_col,
+               "latency_col": args.latency_col,
                "features": args.features, "ignore": args.ignore_cols, "model_id": args.model_id,
                "reference_until": args.reference_until, "reference_rows": args.reference_rows, "period": args.period}
     config = log_config(args.log, args.schema, output_dir=args.output_dir, run_id=args.run_id,
@@ -149,6 +151,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     log.add_argument("--label-col", help="the 0/1 ground truth; empty where it has not arrived")
     log.add_argument("--group-col", help="a group (e.g. region) for per-group accuracy and the bias gap")
     log.add_argument("--model-version-col", help="the serving model's version (optional)")
+    log.add_argument("--latency-col", help="the prediction's latency in ms (optional)")
     log.add_argument("--features", type=name_list, metavar="A,B,C",
                      help="the feature columns (default: every column not mapped above and not ignored)")
     log.add_argument("--ignore-cols", type=name_list, metavar="A,B", help="columns that are not features (ids, ...)")
@@ -214,7 +217,7 @@ def day_line(d: dict, with_model: bool, periods: bool = False) -> str:
     """One line per day (a log's period): accuracy (* = estimated from scores), drift, status, action,
     reward, alert changes."""
     acc = "  n/a" if d["accuracy"] is None else f"{d['accuracy']:.3f}" + ("*" if d["accuracy_estimated"] else "")
-    when = f"period {d['day']:3d} {d['date']:10s}" if periods else f"day {d['day']:2d}"
+    when = f"{d['date']:10s}" if periods else f"day {d['day']:2d}"
     parts = [when, f"acc {acc:6s}", f"drift {d['drift_score'] or 0:.2f} {d['drift_severity'] or '-':8s}",
              f"{d['performance_status'] or '-':8s}", f"{d['action']:18s}"]
     if d["reward"] is not None:
@@ -302,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     console = RunConsole(highlight=False)
     resume_hint = resume_command(config)
     progress = None if args.quiet else Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("periods" if config.kind == "log" else "days"),
         TimeElapsedColumn(), console=console, transient=False)
     tasks: dict[str, int] = {}
     reached: dict[str, int] = {}  # model -> last day recorded, for the message if the run is stopped

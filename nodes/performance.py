@@ -60,12 +60,12 @@ def assess_performance(view: DayView, baseline: dict) -> dict:
         elif measured < baseline["reference_accuracy"] - margin:
             checks.append(("accuracy", "warning", f"{kind} {measured:.3f} under reference "
                                                   f"{baseline['reference_accuracy']:.3f} by more than {margin:.3f}"))
-    if p95 is not None and baseline.get("latency_p95_sla_ms") is not None:
-        if p95 > 2 * baseline["latency_p95_sla_ms"]:
-            checks.append(("latency", "critical", f"latency p95 {p95:.0f} ms over twice the SLA"))
-        elif p95 > baseline["latency_p95_sla_ms"] or p95 > 1.5 * baseline["reference_latency_p95_ms"]:
-            checks.append(("latency", "warning", f"latency p95 {p95:.0f} ms (SLA {baseline['latency_p95_sla_ms']:.0f}, "
-                                                 f"reference {baseline['reference_latency_p95_ms']:.0f})"))
+    sla, usual = baseline.get("latency_p95_sla_ms"), baseline.get("reference_latency_p95_ms")
+    if p95 is not None and sla is not None and p95 > 2 * sla:
+        checks.append(("latency", "critical", f"latency p95 {p95:.0f} ms over twice the SLA"))
+    elif p95 is not None and ((sla is not None and p95 > sla) or (usual is not None and p95 > 1.5 * usual)):
+        ms = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+        checks.append(("latency", "warning", f"latency p95 {p95:.0f} ms (SLA {ms(sla)}, reference {ms(usual)})"))
     if throughput is None:
         pass
     elif throughput < 0.5:

@@ -152,3 +152,59 @@ class ColumnarStore:
                 for day, n, labelled, start, summary in self.db.conn.execute(
                     "SELECT day, n_rows, n_labelled, start, summary FROM prediction_views WHERE run_id = ? AND "
                     "model_id = ? ORDER BY day", (run_id, model_id))}
+
+    # ---- the predictions store's reading API, for a log kept by column ---------------------------
+    def _require_rows(self, run_id: str, model_id: str) -> None:
+        if not self.db.conn.execute("SELECT 1 FROM prediction_chunks WHERE run_id = ? AND model_id = ? LIMIT 1",
+                                    (run_id, model_id)).fetchone():
+            raise StoreError(f"run {run_id} keeps no rows of {model_id} (it ran with --store summaries, or its rows "
+                             "were dropped by --keep-days): only its per-period findings")
+
+    def rows(self, schema, run_id: str, first_day: int, last_day: int, limit: int | None) -> list[dict]:
+        """Rows of the periods, as dicts like the row layout's (categories by name), up to `limit`."""
+        self._require_rows(run_id, schema.model_id)
+        names = {c: self.category_names(schema.model_id, c) for c in schema.categorical}
+        versions = self.category_names(schema.model_id, "__model_version__") or ["log"]
+        found: list[dict] = []
+        for day, a in self.chunks(run_id, schema.model_id, first_day, last_day):
+            for i in range(len(a["row"])):
+                if limit is not None and len(found) >= limit:
+                    return found
+                label = float(a["label"][i])
+                row = {"run_id": run_id, "day": day, "row": int(a["row"][i]), "ts": float(a["ts"][i]),
+                       "model_version": versions[int(a["version"][i])] if int(a["version"][i]) < len(versions) else "",
+                       **{c: (None if v != v else float(v)) for c, v in zip(schema.numeric, a["numeric"][i].tolist())},
+                       **{c: (names[c][code] if 0 <= code < len(names[c]) else None)
+                          for c, code in zip(schema.categorical, a["categorical"][i].tolist())},
+                       "score": float(a["score"][i]), "prediction": int(a["prediction"][i]),
+                       "label": None if label != label else int(label),
+                       "latency_ms": float(a["latency_ms"][i]) if "latency_ms" in a else None}
+                found.append(row)
+        return found
+
+    def accuracy_in_window(self, run_id: str, model_id: str, window_hours: float) -> dict:
+        self._require_rows(run_id, model_id)
+        newest, = self.db.conn.execute("SELECT max(ts_max) FROM prediction_chunks WHERE run_id = ? AND model_id = ? "
+                                       "AND day >= 0", (run_id, model_id)).fetchone()
+        since = newest - window_hours * 3600.0
+        correct = labelled = 0
+        for blob, in self.db.conn.execute("SELECT data FROM prediction_chunks WHERE run_id = ? AND model_id = ? AND "
+                                          "day >= 0 AND ts_max > ?", (run_id, model_id, since)):
+            a = unpack(blob, ("ts", "prediction", "label"))[0]
+            keep = (a["ts"] > since) & ~np.isnan(a["label"])
+            labelled += int(keep.sum())
+            correct += int(np.sum(a["prediction"][keep] == a["label"][keep]))
+        return {"accuracy": correct / labelled if labelled else None, "correct": correct, "labelled": labelled,
+                "since_ts": since, "until_ts": newest}
+
+    def daily_summary(self, run_id: str, model_id: str, first_day: int, last_day: int) -> list[dict]:
+        versions = {day: unpack(blob, ())[1]["model_versions"] for day, blob in self.db.conn.execute(
+            "SELECT day, data FROM prediction_views WHERE run_id = ? AND model_id = ? AND day BETWEEN ? AND ?",
+            (run_id, model_id, max(0, first_day), last_day))}
+        return [{"day": day, "predictions": p["n_rows"], "labelled": p["n_labelled"], "correct": p["correct"],
+                 "accuracy": p["accuracy"], "predicted_positive_rate": p["predicted_positive_rate"],
+                 "mean_score": p["mean_score"], "model_versions": versions.get(day, [])}
+                for day, p in self.periods(run_id, model_id).items() if first_day <= day <= last_day and day >= 0]
+
+    def count_rows(self, run_id: str, model_id: str) -> dict[int, int]:
+        return {day: p["n_rows"] for day, p in self.periods(run_id, model_id).items() if day >= 0}

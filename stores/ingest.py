@@ -156,6 +156,8 @@ def _first_uncastable(column, target) -> int | None:
 
 
 def _type_word(arrow_type) -> str:
+    if "timestamp" in str(arrow_type):
+        return "a date-time (ISO 8601, e.g. 2026-03-01T12:00:00Z, or epoch seconds) like the log's first rows"
     return "a number" if "double" in str(arrow_type) or "int" in str(arrow_type) else f"of type {arrow_type}"
 
 
@@ -279,12 +281,31 @@ def resolve(log_input: LogInput, schema: LogSchema, model_id: str) -> ResolvedLo
     read_types = {name: pa.float64() for name in numeric}
     read_types.update({name: pa.string() for name in categorical})
     read_types.update({c: pa.float64() for c in (schema.score, schema.latency) if c})
-    read_types.update({c: pa.string() for c in (schema.prediction, schema.label, schema.model_version) if c})
+    read_types.update({schema.model_version: pa.string()} if schema.model_version else {})
+    for column in (schema.prediction, schema.label):  # 0/1 read as numbers (fast); true/false as text
+        if column:
+            numeric_labels = any(f(columns[column]) for f in (pa.types.is_integer, pa.types.is_floating, pa.types.is_null))
+            read_types[column] = pa.float64() if numeric_labels else pa.string()
     if not pa.types.is_timestamp(ts_type):
-        read_types[schema.timestamp] = pa.float64() if timestamp_numeric else pa.string()
+        read_types[schema.timestamp] = (pa.float64() if timestamp_numeric
+                                        else _timestamp_type(first.column(schema.timestamp)))
     model = ModelSchema(model_id, numeric, categorical, schema.group,
                         {k: float(v) for k, v in schema.thresholds.items()}, layout="columns")
     return ResolvedLog(model, timestamp_numeric, read_types)
+
+
+def _timestamp_type(column):
+    """The type the reader parses the log's date-time text into, natively (fast) when the first batch
+    allows: with zone offsets, or without (taken as UTC); else text, parsed row by row (any ISO 8601)."""
+    import pyarrow as pa
+
+    for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
+        try:
+            column.cast(target)
+            return target
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return pa.string()
 
 
 def _names(columns) -> str:
@@ -357,6 +378,17 @@ def _binary(column, name: str, where, allow_missing: bool) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type) or pa.types.is_null(column.type):
+        values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        missing = np.isnan(values)
+        bad = np.flatnonzero(~missing & (values != 0.0) & (values != 1.0))
+        if len(bad):
+            value = values[bad[0]]
+            raise LogError(f"{where(int(bad[0]))}: column {name!r}: {int(value) if value.is_integer() else value} "
+                           "is not 0 or 1")
+        if not allow_missing and missing.any():
+            raise LogError(f"{where(int(np.flatnonzero(missing)[0]))}: column {name!r} is empty")
+        return values
     text = pc.utf8_lower(pc.utf8_trim_whitespace(column.cast(pa.string())))
     values = np.full(len(column), np.nan)
     for word, value in (("0", 0.0), ("1", 1.0), ("0.0", 0.0), ("1.0", 1.0), ("false", 0.0), ("true", 1.0)):
@@ -446,6 +478,19 @@ def convert_batch(batch, first_row: int, file: str, kind: str, schema: LogSchema
                       else np.zeros(n, dtype=np.int32))
     out["key"] = sample_keys(out["row"])
     return out
+
+
+CHUNK_COLUMNS = ("row", "ts", "numeric", "categorical", "score", "prediction", "label", "version")
+
+
+def chunk_arrays(part: dict, has_latency: bool) -> dict[str, np.ndarray]:
+    """What a stored chunk keeps of a batch's rows (the sample key follows from the row number)."""
+    arrays = {k: part[k] for k in CHUNK_COLUMNS}
+    arrays["prediction"] = arrays["prediction"].astype(np.int8)
+    arrays["label"] = arrays["label"].astype(np.float32)  # 0, 1 or NaN: exact in float32
+    if has_latency:
+        arrays["latency_ms"] = part["latency_ms"]
+    return arrays
 
 
 # ---- periods -------------------------------------------------------------------------------------
@@ -609,7 +654,8 @@ def ingest(stores, run_id: str, log_input: LogInput, schema: LogSchema, resolved
                 views.setdefault(day, PeriodView(sample_size)).add(part, group_index)
                 if store_mode == "rows":
                     chunk_numbers[day] = chunk_numbers.get(day, -1) + 1
-                    columnar.write_chunk(run_id, model.model_id, day, chunk_numbers[day], part)
+                    columnar.write_chunk(run_id, model.model_id, day, chunk_numbers[day],
+                                         chunk_arrays(part, schema.latency is not None))
             rows_read += batch.num_rows
             on_progress(rows_read)
         if rows_read == 0:

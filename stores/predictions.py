@@ -183,6 +183,10 @@ class PredictionStore:
         self._record_model(schema)
         self._schemas[schema.model_id] = schema
 
+    def _row_layout(self, model_id: str) -> None:
+        if self.schema(model_id).layout == "columns":
+            raise StoreError(f"model {model_id} is a log kept by column: its rows come from its log, not one by one")
+
     def _record_model(self, schema: ModelSchema) -> None:
         """Plain SQL, no transaction of its own: it runs inside its caller's."""
         have = {row[1] for row in self.db.conn.execute("PRAGMA table_info(models)")}
@@ -249,6 +253,7 @@ class PredictionStore:
                          day: int, row: int, score: float | None = None, label: int | None = None,
                          latency_ms: float | None = None, model_version: str = "") -> None:
         """The original single-row API; (run_id, day, row) is the key, so a repeat overwrites."""
+        self._row_layout(model_id)
         schema = self.schema(model_id)
         unknown = set(features) - set(schema.feature_columns)
         if unknown:
@@ -323,8 +328,12 @@ class PredictionStore:
                         limit: int | None = 1000) -> list[dict]:
         """Rows of days `date_range[0]..date_range[1]` (inclusive), newest run first if run_id is None."""
         first, last = date_range
+        schema = self.schema(model_id)
+        if schema.layout == "columns":
+            if run_id is None:
+                raise StoreError(f"model {model_id} is a log kept by column: name its run")
+            return self.columnar.rows(schema, run_id, first, last, limit)
         table = _table("predictions", model_id)
-        self.schema(model_id)
         sql = f"SELECT * FROM [{table}] WHERE day BETWEEN ? AND ?"
         params: list = [first, last]
         if run_id is not None:
@@ -343,6 +352,8 @@ class PredictionStore:
     def accuracy_in_window(self, model_id: str, window_hours: float, *, run_id: str) -> dict:
         """calculate_accuracy with its counts: accuracy (None without labels), correct, labelled, and the
         window (since_ts, until_ts], which ends at the run's newest prediction (None if it has none)."""
+        if self.schema(model_id).layout == "columns":
+            return self.columnar.accuracy_in_window(run_id, model_id, window_hours)
         table = _table("predictions", model_id)
         self.schema(model_id)
         row = self.db.conn.execute(f"SELECT max(ts) FROM [{table}] WHERE run_id = ?", (run_id,)).fetchone()
@@ -359,6 +370,8 @@ class PredictionStore:
     def daily_summary(self, run_id: str, model_id: str, first_day: int, last_day: int) -> list[dict]:
         """One row per day of `first_day..last_day` (inclusive) that has predictions: counts, accuracy on the
         labelled rows, predicted-positive rate, mean score, and the model versions that served."""
+        if self.schema(model_id).layout == "columns":
+            return self.columnar.daily_summary(run_id, model_id, first_day, last_day)
         table = _table("predictions", model_id)
         self.schema(model_id)
         rows = self.db.conn.execute(
@@ -372,6 +385,7 @@ class PredictionStore:
 
     def next_row(self, run_id: str, model_id: str, day: int) -> int:
         """The first free row number of a (run, model, day): where a new single prediction goes."""
+        self._row_layout(model_id)
         table = _table("predictions", model_id)
         self.schema(model_id)
         last, = self.db.conn.execute(f"SELECT max(row) FROM [{table}] WHERE run_id = ? AND day = ?", (run_id, day)).fetchone()
@@ -394,6 +408,8 @@ class PredictionStore:
                                         (run_id, first_kept_day)).rowcount
 
     def count_rows(self, run_id: str, model_id: str) -> dict[int, int]:
+        if self.schema(model_id).layout == "columns":
+            return self.columnar.count_rows(run_id, model_id)
         table = _table("predictions", model_id)
         return {d: n for d, n in self.db.conn.execute(
             f"SELECT day, count(*) FROM [{table}] WHERE run_id = ? GROUP BY day", (run_id,))}
