@@ -22,6 +22,7 @@ SHIPPED_POLICY = Path(__file__).parent / "trained" / "ppo_remediation.pt"  # mad
 class Decision:
     action: Action
     justification: str
+    probabilities: tuple[float, ...] | None = None  # per action index, for a stochastic policy; None: all on `action`
 
 
 class Policy(Protocol):
@@ -52,7 +53,8 @@ class RandomPolicy:
         rng = np.random.default_rng(key)
         allowed = [a for a in Action if mask[a]]
         action = Action(allowed[int(rng.integers(len(allowed)))])
-        return Decision(action, f"random policy picked {action.label} among {len(allowed)} possible actions")
+        return Decision(action, f"random policy picked {action.label} among {len(allowed)} possible actions",
+                        tuple(1.0 / len(allowed) if mask[a] else 0.0 for a in Action))
 
 
 class RulesPolicy:

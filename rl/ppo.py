@@ -324,4 +324,5 @@ class PPOPolicy:
     def decide(self, observation, mask, findings) -> Decision:
         action, probs = greedy_action(self.agent, observation, mask)
         ranked = sorted(((p, Action(i).label) for i, p in enumerate(probs) if mask[i]), reverse=True)[:3]
-        return Decision(Action(action), "PPO policy: " + ", ".join(f"{label} {p:.0%}" for p, label in ranked))
+        return Decision(Action(action), "PPO policy: " + ", ".join(f"{label} {p:.0%}" for p, label in ranked),
+                        tuple(float(p) for p in probs))
