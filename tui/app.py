@@ -19,8 +19,8 @@ from graph.control import DAY_END_STEP, RunControl
 from graph.run import resolve_config
 from graph.runner import RunConfig, RunError
 from stores import StoreError
-from tui.data import (FINISHED, INTERRUPTED, RUNNING_ELSEWHERE, RUNNING_HERE, RunListing, lock_held, read_entry,
-                      read_history, read_summaries)
+from tui.data import (FINISHED, INTERRUPTED, RUNNING_ELSEWHERE, RUNNING_HERE, RunListing, check_folder, lock_held,
+                      read_entry, read_history, read_summaries)
 from tui.graph_layout import load_layout
 from tui.live import (BROWSING, FINISHED as MODEL_FINISHED, FOLLOWING, LIVE, PAUSED, RUNNING, STOPPED, BROKEN,
                       ModelRun, RunView)
@@ -37,7 +37,7 @@ FRAME = 1 / 30
 
 
 class MlmonApp(App):
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "mlmon"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
@@ -63,6 +63,11 @@ class MlmonApp(App):
         self.speed = 0
         self.day_times: deque = deque(maxlen=12)
         self.dirty = False
+        self.notices: list[tuple[str, str]] = []  # (severity, message) of every notification, newest last
+
+    def notify(self, message: str, *, severity: str = "information", **kwargs) -> None:
+        self.notices.append((severity, message))
+        super().notify(message, severity=severity, **kwargs)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -91,6 +96,12 @@ class MlmonApp(App):
             self.notify(f"stopping {self.view.run_id} (resumable) to start {config.run_id}")
             return
         self.following.set()
+        try:
+            check_folder(config.output_dir)  # the CLI's one-line message for a folder that is not mlmon's
+        except StoreError as exc:
+            self.notify(f"error: {exc}", severity="error", timeout=12)
+            self._show(RunsScreen(config.output_dir))
+            return
         if fork is None and lock_held(config.output_dir, config.run_id):
             self.follow_run(config.output_dir, config.run_id, config.settings())
             return
@@ -261,12 +272,12 @@ class MlmonApp(App):
         view = self.view
         model = view.model
         if self.past is not None:
-            return "browsing", f"day {self.selected} from the checkpoints · ←→ travel · f fork · end newest"
+            return "browsing", "from the checkpoints · ←→ travel · f fork · end newest"
         if view.mode == "follow":
             return ("following" if model.status == FOLLOWING else model.status,
                     "read-only: another process runs it" if model.status == FOLLOWING else view.message)
         if model.status == PAUSED:
-            return "paused", f"after day {model.days_done - 1} · space resumes · s steps a day"
+            return "paused", "space resumes · s steps a day"
         if model.status == LIVE:
             rate = ""
             if len(self.day_times) >= 2:
@@ -419,6 +430,19 @@ class MlmonApp(App):
             self.push_screen(CompareScreen())
         else:
             self.notify("this run is not a fork (f forks from a past day)", severity="warning")
+
+    def exit(self, *args, **kwargs) -> None:
+        # Whatever ends the app, a held or running graph thread must let go (it raises RunStopped at its
+        # next step), or the process would wait for it forever.
+        if self.control is not None:
+            self.control.stop()
+        self.following.set()
+        super().exit(*args, **kwargs)
+
+    def on_unmount(self) -> None:
+        if self.control is not None:  # the app is going away by any path (tests, errors): free the graph thread
+            self.control.stop()
+        self.following.set()
 
     async def action_quit(self) -> None:
         if self.live and self.control is not None:

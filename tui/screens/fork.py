@@ -100,11 +100,11 @@ class CompareCharts(Widget):
             render_chart("accuracy", [Series("fork", by_day(fork, "true_accuracy"), "cyan"),
                                       Series("parent", by_day(parent, "true_accuracy"), "magenta"),
                                       Series("no action", by_day(parent, "counterfactual_accuracy"), "grey50")],
-                         days, self.size.width, top, floor=None, marker_day=fork_day),
+                         days, self.size.width, top, floor=None, marker_day=fork_day, min_span=0.05),
             render_chart("cost $ so far", [Series("fork", cumulative_cost(fork, days, spec.daily_volume, spec.cost_per_error), "cyan"),
                                            Series("parent", cumulative_cost(parent, days, spec.daily_volume, spec.cost_per_error),
                                                   "magenta")], days, self.size.width, height - top, floor=0.0,
-                         marker_day=fork_day))
+                         marker_day=fork_day, min_span=1000.0))
 
 
 def comparison_table(fork: dict, parent: dict, fork_day: int, rows: int) -> Table:

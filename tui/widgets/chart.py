@@ -21,12 +21,14 @@ class Series:
     style: str
 
 
-def _bounds(series: list[Series], floor: float | None, ceiling: float | None) -> tuple[float, float]:
+def _bounds(series: list[Series], floor: float | None, ceiling: float | None, min_span: float) -> tuple[float, float]:
     values = [v for s in series for v in s.values if v is not None]
     low = min(values, default=0.0) if floor is None else min(floor, min(values, default=floor))
     high = max(values, default=1.0) if ceiling is None else max(ceiling, max(values, default=ceiling))
-    if high - low < 1e-9:
-        low, high = low - 0.5, high + 0.5
+    if high - low < min_span:  # a flat line sits mid-chart instead of stretching noise to full height
+        middle = (high + low) / 2
+        low, high = (floor, floor + min_span) if floor is not None and middle - min_span / 2 < floor else (
+            middle - min_span / 2, middle + min_span / 2)
     return low, high
 
 
@@ -39,9 +41,10 @@ def _fmt(value: float) -> str:
 
 
 def render_chart(title: str, series: list[Series], days: int, width: int, height: int,
-                 floor: float | None = None, ceiling: float | None = None, marker_day: int | None = None) -> Text:
+                 floor: float | None = None, ceiling: float | None = None, marker_day: int | None = None,
+                 min_span: float = 1e-6) -> Text:
     """The chart as `height` lines of `width` cells: a title/legend line, then the plot with its y scale."""
-    low, high = _bounds(series, floor, ceiling)
+    low, high = _bounds(series, floor, ceiling, min_span)
     labels = [_fmt(high), _fmt(low)]
     gutter = max(len(label) for label in labels) + 1
     plot_w, plot_h = max(4, width - gutter), max(1, height - 1)

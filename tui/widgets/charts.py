@@ -56,23 +56,24 @@ class Charts(Widget):
                     Series("no action", _by_day(summaries, "counterfactual_accuracy", days), "grey50")]
         if view.forked_from and view.parent_summaries:
             accuracy.append(Series("parent", _by_day(view.parent_summaries, "true_accuracy", days), "magenta"))
-        charts = [("accuracy", accuracy, 0.5, None, None)]
+        charts = [("accuracy", accuracy, 0.5, None, None, 0.05)]
         if view.forked_from and view.parent_summaries:
             from simulator.catalog import get_model
 
             spec = get_model(model.model)
             charts.append(("cost $", [Series("fork", cumulative_cost(summaries, days, spec.daily_volume, spec.cost_per_error), "cyan"),
                                       Series("parent", cumulative_cost(view.parent_summaries, days, spec.daily_volume,
-                                                                       spec.cost_per_error), "magenta")], 0.25, 0.0, None))
+                                                                       spec.cost_per_error), "magenta")], 0.25, 0.0, None, 1000.0))
         else:
-            charts.append(("drift", [Series("score", _by_day(summaries, "drift_score", days), "yellow")], 0.25, 0.0, None))
-        charts.append(("reward", [Series("reward", _by_day(summaries, "reward", days), "cyan")], 0.25, None, None))
+            charts.append(("drift", [Series("score", _by_day(summaries, "drift_score", days), "yellow")], 0.25, 0.0, None, 0.1))
+        charts.append(("reward", [Series("reward", _by_day(summaries, "reward", days), "cyan")], 0.25, None, None, 10.0))
         # Each chart needs a legend line and at least one plot line; small panels drop the last charts.
         while len(charts) > 1 and height < 3 * len(charts):
             charts.pop()
         shares = [c[2] for c in charts]
         heights = [max(2, int(height * s / sum(shares))) for s in shares]
         heights[0] += height - sum(heights)
-        parts = [render_chart(title, series, days, width, h, floor=floor, ceiling=ceiling, marker_day=self.marker_day)
-                 for (title, series, _, floor, ceiling), h in zip(charts, heights)]
+        parts = [render_chart(title, series, days, width, h, floor=floor, ceiling=ceiling, marker_day=self.marker_day,
+                              min_span=span)
+                 for (title, series, _, floor, ceiling, span), h in zip(charts, heights)]
         return Group(*parts)

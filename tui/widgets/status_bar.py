@@ -30,14 +30,18 @@ class StatusBar(Widget):
         if view is None:
             return text
         s, model = view.settings, view.model
+        wide = self.size.width >= 120
         text.append(f" {self.mode.upper()} ", style=MODE_STYLE.get(self.mode, "bold") + " reverse")
-        text.append(f" day {model.day if model.day is not None else '-'}/{model.days} ", style="bold")
-        name = model.model if self.size.width >= 120 else model.model.split("_")[0]
-        text.append(f" {view.run_id} ", style="bold cyan")
-        text.append(f"{name} · {s['scenario']} · seed {s['seed']} · {s['policy']} ")
+        day = "-" if model.day is None else model.day
+        text.append(f" day {day} ", style="bold")
+        text.append(f"({model.days_done}/{model.days} done) ", style="grey62")
+        text.append(f"{view.run_id} ", style="bold cyan")
+        text.append(model.model if wide else model.model.split("_")[0])
+        if wide:
+            text.append(f" · {s['scenario']} · seed {s['seed']} · {s['policy']}")
         if view.forked_from:
             f = view.forked_from
-            text.append(f"· fork of {f['run_id']} d{f['day']} ", style="magenta")
+            text.append(f" · fork of {f['run_id']} d{f['day']}" if wide else " · fork", style="magenta")
         if self.detail:
-            text.append(f" {self.detail}", style="grey70")
+            text.append(f"  {self.detail}", style="grey70")
         return text
