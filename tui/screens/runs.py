@@ -58,6 +58,8 @@ class RunsScreen(Screen):
         for r in listings:
             s = r.settings
             model = "all" if len(s["models"]) > 1 else s["models"][0]
+            if self.size.width < 120:
+                model = model.split("_")[0]
             fork = f"{r.forked_from['run_id']} d{r.forked_from['day']}" if r.forked_from else ""
             table.add_row(r.run_id, Text(r.state, style=STATE_STYLE.get(r.state, "")), model, s["scenario"], str(s["seed"]),
                           s["policy"], f"{r.days_done}/{r.days_total}", fork, key=r.run_id)
