@@ -33,11 +33,20 @@ class PastDay:
         return self.before_record is not None
 
 
-def past_days(graph, run_id: str, model: str, days: int) -> dict[int, PastDay]:
-    """Every day the thread reached, oldest first, from its checkpoint history."""
-    history = list(graph.get_state_history(thread_config(run_id, model, days)))
+def past_days(graph, run_id: str, model: str, days: int, since_day: int = 0) -> dict[int, PastDay]:
+    """The days from `since_day` on that the thread reached, oldest first, from its checkpoint history.
+
+    The history is read newest first and only as far back as `since_day`, so a view that already holds
+    the earlier days reads a few snapshots, not the whole run.
+    """
+    history = []
+    for snapshot in graph.get_state_history(thread_config(run_id, model, days)):
+        day = snapshot.values.get("day")
+        if day is not None and day < since_day:
+            break
+        history.append(snapshot)
     result: dict[int, PastDay] = {}
-    for snapshot in reversed(history):  # the history comes newest first
+    for snapshot in reversed(history):
         day, step = snapshot.values.get("day"), snapshot.next[0] if snapshot.next else None
         if day is None or step is None or day >= days:
             continue
@@ -54,5 +63,5 @@ def past_days(graph, run_id: str, model: str, days: int) -> dict[int, PastDay]:
     return result
 
 
-def read_past_days(checkpointer: SqliteSaver, run_id: str, model: str, days: int) -> dict[int, PastDay]:
-    return past_days(build_graph(checkpointer), run_id, model, days)
+def read_past_days(checkpointer: SqliteSaver, run_id: str, model: str, days: int, since_day: int = 0) -> dict[int, PastDay]:
+    return past_days(build_graph(checkpointer), run_id, model, days, since_day)

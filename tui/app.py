@@ -2,11 +2,12 @@
 
 The app holds the run on screen as plain data (tui.live) and drives at most one run at a time in a
 worker thread (tui.session) through graph.runner, the same code as `python -m graph.run`. Worker
-messages update the data; a 30 Hz timer repaints what changed, so a burst of steps costs one frame.
+messages update the data; a 20 Hz timer repaints what changed, so a burst of steps costs one frame.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from collections import deque
@@ -33,7 +34,8 @@ from tui.screens.runs import RunsScreen
 from tui.session import RunSession, follow
 
 SPEEDS = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0]  # seconds of pause after each day; 0 = as fast as the graph goes
-FRAME = 1 / 30
+FRAME = 1 / 20  # repaint rate cap: a burst of graph steps costs one frame
+ALL_PARTS = frozenset({"status", "graph", "days"})
 
 
 class MlmonApp(App):
@@ -59,10 +61,11 @@ class MlmonApp(App):
         self.quitting = False
         self.following = threading.Event()  # set: stop following
         self.past: ModelRun | None = None  # a past day on screen (time travel)
+        self.history: dict[tuple[str, str], dict] = {}  # (run id, model) -> {day: PastDay}, read once per new day
         self.selected: int | None = None
         self.speed = 0
         self.day_times: deque = deque(maxlen=12)
-        self.dirty = False
+        self.dirty: set[str] = set()  # parts of the run screen to repaint: status, graph, days
         self.notices: list[tuple[str, str]] = []  # (severity, message) of every notification, newest last
 
     def notify(self, message: str, *, severity: str = "information", **kwargs) -> None:
@@ -71,6 +74,9 @@ class MlmonApp(App):
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_mount(self) -> None:
+        # The graph thread and the UI share the GIL: hand it over every 1 ms instead of 5 ms, so a key press
+        # is answered within a few slices even while a day's rows are being written.
+        sys.setswitchinterval(0.001)
         self.set_interval(FRAME, self._paint)
         if self.initial_config is not None:
             self.start_run(self.initial_config)
@@ -200,7 +206,7 @@ class MlmonApp(App):
                 view.models[data["model"]].status = MODEL_FINISHED
         elif message.kind == "learning":
             view.message = data["status"]
-        self.dirty = True
+        self.dirty |= {"status", "graph"} if message.kind == "node" else ALL_PARTS
 
     def on_run_ended(self, message: RunEnded) -> None:
         view = self.view
@@ -215,7 +221,7 @@ class MlmonApp(App):
                 elif model.status in (LIVE, PAUSED, "waiting"):
                     model.stop()
             view.message = message.detail
-            self.dirty = True
+            self.dirty |= ALL_PARTS
         if message.outcome == "locked" and view is not None:
             self.follow_run(Path(view.output_dir), view.run_id, view.settings)
             return
@@ -250,7 +256,7 @@ class MlmonApp(App):
         if not message.running:
             view.message = "the other process has let go of the run"
             self.notify(f"run {view.run_id} is no longer running elsewhere")
-        self.dirty = True
+        self.dirty |= ALL_PARTS
 
     def on_past_loaded(self, message: PastLoaded) -> None:
         view = self.view
@@ -260,13 +266,18 @@ class MlmonApp(App):
         past.show_past(self.layout, message.day, message.path, message.values)
         past.summaries = view.model.summaries
         self.past, self.selected = past, message.day
-        self.dirty = True
+        self.repaint_now()
 
     # ---- painting ------------------------------------------------------------------------------
+    def repaint_now(self) -> None:
+        """A key's answer is painted at once, not at the next tick of the frame timer."""
+        self.dirty = set()
+        self.refresh_screen(ALL_PARTS)
+
     def _paint(self) -> None:
         if self.dirty:
-            self.dirty = False
-            self.refresh_screen()
+            parts, self.dirty = self.dirty, set()
+            self.refresh_screen(parts)
 
     def mode_line(self) -> tuple[str, str]:
         view = self.view
@@ -287,7 +298,8 @@ class MlmonApp(App):
             return "running", f"{rate}speed {speed}" + (f" · {view.message}" if view.message else "")
         return model.status, view.message
 
-    def refresh_screen(self) -> None:
+    def refresh_screen(self, parts: set[str] = ALL_PARTS) -> None:
+        """Repaint the parts that changed: a graph step touches the status and the day; a new day, the charts too."""
         screen, view = self.screen, self.view
         if view is None:
             return
@@ -295,12 +307,14 @@ class MlmonApp(App):
             shown = self.past or view.model
             mode, detail = self.mode_line()
             screen.query_one("#status").show(view, mode, detail)
-            screen.query_one("#models").show(view)
-            screen.query_one("#graph").show(shown)
-            screen.query_one("#findings").show(shown)
-            screen.query_one("#charts").show(view, marker_day=self.selected)
-            screen.query_one("#decisions").show(view, self.selected)
-            screen.query_one("#graph-panel").border_title = f"graph · day {shown.day if shown.day is not None else '-'}"
+            if "graph" in parts:
+                screen.query_one("#graph").show(shown)
+                screen.query_one("#findings").show(shown)
+                screen.query_one("#graph-panel").border_title = f"graph · day {shown.day if shown.day is not None else '-'}"
+            if "days" in parts:
+                screen.query_one("#models").show(view)
+                screen.query_one("#charts").show(view, marker_day=self.selected)
+                screen.query_one("#decisions").show(view, self.selected)
         elif isinstance(screen, CompareScreen) and view.forked_from:
             screen.show(view)
 
@@ -326,7 +340,7 @@ class MlmonApp(App):
             self._resumed()
         else:
             self.control.pause()
-        self.dirty = True
+        self.repaint_now()
 
     def _resumed(self) -> None:
         model = self.view.model
@@ -339,13 +353,13 @@ class MlmonApp(App):
             return
         self.control.step()
         self._resumed()
-        self.dirty = True
+        self.repaint_now()
 
     def action_speed(self, faster: int) -> None:
         self.speed = min(len(SPEEDS) - 1, max(0, self.speed - faster))
         if self.control is not None:
             self.control.set_delay(SPEEDS[self.speed])
-        self.dirty = True
+        self.repaint_now()
 
     def action_next_model(self) -> None:
         if self.view and len(self.view.models) > 1:
@@ -358,7 +372,7 @@ class MlmonApp(App):
 
     def _select(self, model: str) -> None:
         self.view.current, self.past, self.selected = model, None, None
-        self.dirty = True
+        self.repaint_now()
 
     def action_travel(self, delta: int) -> None:
         view = self.view
@@ -385,19 +399,29 @@ class MlmonApp(App):
 
     def action_travel_end(self) -> None:
         self.past, self.selected = None, None
-        self.dirty = True
+        self.repaint_now()
 
     def load_past(self, day: int) -> None:
+        """Show a past day from the checkpoints; a thread's past never changes, so each is read once."""
         view = self.view
         model, run_id, output_dir, days = view.current, view.run_id, Path(view.output_dir), view.model.days
         parent = view.forked_from if view.forked_from and day < view.forked_from["day"] else None
+        source = parent["run_id"] if parent else run_id
+        cached = self.history.get((source, model), {})
+        if day in cached and cached[day].finished:
+            past = cached[day]
+            self.post_message(PastLoaded(run_id, model, day, past.path, past.values, []))
+            return
+
+        known = [d for d, past in cached.items() if past.finished]
+        since = min(day, max(known) + 1) if known else 0
 
         def read() -> None:
-            source = parent["run_id"] if parent else run_id
-            past = read_history(output_dir, source, model, days).get(day)
-            if past is None:
-                return
-            self.post_message(PastLoaded(run_id, model, day, past.path, past.values, []))
+            history = {**cached, **read_history(output_dir, source, model, days, since)}
+            self.history[(source, model)] = history
+            past = history.get(day)
+            if past is not None:
+                self.post_message(PastLoaded(run_id, model, day, past.path, past.values, []))
         self.run_worker(read, thread=True, exclusive=True, group="past", name=f"past day {day}")
 
     def action_fork(self) -> None:

@@ -133,14 +133,14 @@ def read_summaries(output_dir: Path, run_id: str, model: str) -> list[dict]:
         db.conn.close()
 
 
-def read_history(output_dir: Path, run_id: str, model: str, days: int) -> dict[int, PastDay]:
-    """The thread's days from its checkpoints ({} if there are none yet)."""
+def read_history(output_dir: Path, run_id: str, model: str, days: int, since_day: int = 0) -> dict[int, PastDay]:
+    """The thread's days from `since_day` on, from its checkpoints ({} if there are none yet)."""
     path = Path(output_dir) / CHECKPOINT_FILE
     if not path.exists():
         return {}
     conn = _connect(path)
     try:
-        return read_past_days(SqliteSaver(conn), run_id, model, days)
+        return read_past_days(SqliteSaver(conn), run_id, model, days, since_day)
     except sqlite3.OperationalError:  # no checkpoint tables yet
         return {}
     finally:
