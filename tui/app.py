@@ -303,7 +303,7 @@ class MlmonApp(App):
         screen, view = self.screen, self.view
         if view is None:
             return
-        if isinstance(screen, RunScreen):
+        if isinstance(screen, RunScreen) and screen.is_mounted and screen.query("#status"):
             shown = self.past or view.model
             mode, detail = self.mode_line()
             screen.query_one("#status").show(view, mode, detail)
