@@ -191,6 +191,8 @@ class MlmonApp(App):
                 model.status = PAUSED if self.control and self.control.paused else LIVE
                 model.start(self.layout, data["day"])
                 view.current = data["model"]
+                # the days before this start (a resumed run's, a fork's copied ones) come from the stores
+                model.summaries = {s["day"]: s for s in read_summaries(Path(view.output_dir), view.run_id, model.model)}
         elif message.kind == "node":
             model = view.models[data["model"]]
             model.apply_step(self.layout, data["node"], data.get("update"))
@@ -260,8 +262,8 @@ class MlmonApp(App):
 
     def on_past_loaded(self, message: PastLoaded) -> None:
         view = self.view
-        if view is None or message.run_id != view.run_id or message.model != view.current:
-            return
+        if view is None or message.run_id != view.run_id or message.model != view.current or message.day != self.selected:
+            return  # a day the user has already travelled past
         past = ModelRun(message.model, view.model.days, status=BROWSING)
         past.show_past(self.layout, message.day, message.path, message.values)
         past.summaries = view.model.summaries
@@ -306,7 +308,7 @@ class MlmonApp(App):
         if isinstance(screen, RunScreen) and screen.is_mounted and screen.query("#status"):
             shown = self.past or view.model
             mode, detail = self.mode_line()
-            screen.query_one("#status").show(view, mode, detail)
+            screen.query_one("#status").show(view, mode, detail, shown.day)
             if "graph" in parts:
                 screen.query_one("#graph").show(shown)
                 screen.query_one("#findings").show(shown)
@@ -395,6 +397,7 @@ class MlmonApp(App):
                 target = days[-1]
             target = max(days[0], target)
         if target is not None:
+            self.selected = target  # at once, so quick presses add up while the day is read
             self.load_past(target)
 
     def action_travel_end(self) -> None:
@@ -403,6 +406,7 @@ class MlmonApp(App):
 
     def load_past(self, day: int) -> None:
         """Show a past day from the checkpoints; a thread's past never changes, so each is read once."""
+        self.selected = day
         view = self.view
         model, run_id, output_dir, days = view.current, view.run_id, Path(view.output_dir), view.model.days
         parent = view.forked_from if view.forked_from and day < view.forked_from["day"] else None
@@ -428,7 +432,7 @@ class MlmonApp(App):
         view = self.view
         if view is None:
             return
-        if self.past is None or self.selected is None:
+        if self.past is None or self.selected is None or self.past.day != self.selected:
             self.notify("travel to a past day first (← / →), then f forks from it", severity="warning")
             return
         decided = self.past.state.get("remediation")

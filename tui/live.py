@@ -84,6 +84,8 @@ class ModelRun:
         day = self.state.get("day")
         if day is not None and day < self.days:
             self.reset_day(layout, day)
+            # yesterday's findings leave the screen: the new day's arrive step by step
+            self.state = {k: v for k, v in self.state.items() if k in ("day", "days", "memory")}
             self.steps[layout.first] = RUNNING
 
     def add_summary(self, summary: dict) -> None:

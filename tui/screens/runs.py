@@ -36,7 +36,7 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("run", "state", "model", "scenario", "seed", "policy", "days", "forked from")
+        table.add_columns("run", "state", "days", "model", "scenario", "seed", "policy", "forked from")
         self.action_reload()
         self.set_interval(REFRESH_SECONDS, self.action_reload)
 
@@ -61,8 +61,8 @@ class RunsScreen(Screen):
             if self.size.width < 120:
                 model = model.split("_")[0]
             fork = f"{r.forked_from['run_id']} d{r.forked_from['day']}" if r.forked_from else ""
-            table.add_row(r.run_id, Text(r.state, style=STATE_STYLE.get(r.state, "")), model, s["scenario"], str(s["seed"]),
-                          s["policy"], f"{r.days_done}/{r.days_total}", fork, key=r.run_id)
+            table.add_row(r.run_id, Text(r.state, style=STATE_STYLE.get(r.state, "")), f"{r.days_done}/{r.days_total}", model,
+                          s["scenario"], str(s["seed"]), s["policy"], fork, key=r.run_id)
         if listings:
             table.move_cursor(row=min(row, len(listings) - 1))
         note.update(Text("no runs here yet: n starts one" if not listings else

@@ -97,7 +97,7 @@ def finding_lines(model: ModelRun, wide: bool = False) -> list[tuple[str, Text]]
         lines.append(("outcome", t))
     if wide:  # room to spare: each open alert's message and what the reward was made of
         for kind, alert in ((alerts.get("open") or {}) if alerts else {}).items():
-            lines.append((f"  {kind}"[:LABEL_W], Text(f"since day {alert['opened_day']}: {alert.get('message', '')}", style="grey70")))
+            lines.append(("  alert", Text(f"{kind} since day {alert['opened_day']}: {alert.get('message', '')}", style="grey70")))
         parts = outcome.get("reward_parts") if outcome else None
         if parts:
             lines.append(("  reward", Text("  ".join(f"{k.replace('_', ' ')} {v:+.1f}" for k, v in parts.items()), style="grey70")))

@@ -18,9 +18,10 @@ class StatusBar(Widget):
         self.view: RunView | None = None
         self.mode = ""
         self.detail = ""
+        self.day: int | None = None  # the day on screen (a past one while browsing)
 
-    def show(self, view: RunView | None, mode: str, detail: str = "") -> None:
-        self.view, self.mode, self.detail = view, mode, detail
+    def show(self, view: RunView | None, mode: str, detail: str = "", day: int | None = None) -> None:
+        self.view, self.mode, self.detail, self.day = view, mode, detail, day
         self.refresh()
 
     def render(self) -> Text:
@@ -32,7 +33,7 @@ class StatusBar(Widget):
         s, model = view.settings, view.model
         wide = self.size.width >= 120
         text.append(f" {self.mode.upper()} ", style=MODE_STYLE.get(self.mode, "bold") + " reverse")
-        day = "-" if model.day is None else model.day
+        day = "-" if self.day is None else self.day
         text.append(f" day {day} ", style="bold")
         text.append(f"({model.days_done}/{model.days} done) ", style="grey62")
         text.append(f"{view.run_id} ", style="bold cyan")
