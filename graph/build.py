@@ -37,6 +37,7 @@ def fall_back_to(fallback: str):
         mark = degraded_mark(error.node, f"{type(error.error).__name__}: {error.error}", fallback)
         return Command(goto=fallback, update={"degraded": state.get("degraded", []) + [mark]})
     handler.__name__ = f"fall_back_to_{fallback}"
+    handler.fallback = fallback  # where it routes, for views that draw the graph (a Command's goto is not declared)
     return handler
 
 

@@ -59,6 +59,7 @@ def day_summary(state: dict) -> dict:
         "reward": outcome.get("reward"), "cost": outcome.get("cost", 0.0), "success": outcome.get("success"),
         "observation": state["remediation"].get("observation"), "mask": state["remediation"].get("mask"),
         "action_index": state["remediation"].get("action_index"),
+        "probabilities": state["remediation"].get("probabilities"),
         "degraded": state.get("degraded", []), "skipped": state.get("skipped", []),
         "model_version": info.get("model_version"), "n_rows": info.get("n_rows"), "n_labelled": info.get("n_labelled"),
         "true_accuracy": info.get("true_accuracy"), "counterfactual_accuracy": info.get("counterfactual_accuracy"),

@@ -243,7 +243,7 @@ def run_model(config, model: str, stores: Stores, checkpointer: SqliteSaver,
             on_event("day", {"model": model, **chunk["day_summary"], "timings": chunk.get("timings", {})})
         elif mode == "updates":
             for node in chunk:
-                on_event("node", {"model": model, "node": node})
+                on_event("node", {"model": model, "node": node, "update": chunk[node]})
     if thread_status(graph, cfg) != "finished":
         raise RunError(f"thread {cfg['configurable']['thread_id']} stopped before its last day")
     return event

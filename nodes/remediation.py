@@ -33,9 +33,12 @@ def _context_line(state: dict) -> str:
 
 
 def _result(state: dict, decision: Decision, policy: str, observation: list[float], mask: list[int]) -> dict:
+    # What the policy gave each action (a deterministic policy puts everything on its choice), for the decision log.
+    probabilities = decision.probabilities or [float(a == decision.action) for a in Action]
     return {"action": decision.action.label, "action_index": int(decision.action), "policy": policy,
             "justification": f"{decision.justification} [{_context_line(state)}]",
-            "observation": [round(float(x), 6) for x in observation], "mask": [int(m) for m in mask]}
+            "observation": [round(float(x), 6) for x in observation], "mask": [int(m) for m in mask],
+            "probabilities": [round(float(p), 6) for p in probabilities]}
 
 
 def _record(state: dict, context, result: dict) -> None:

@@ -53,7 +53,8 @@ class RandomPolicy:
         rng = np.random.default_rng(key)
         allowed = [a for a in Action if mask[a]]
         action = Action(allowed[int(rng.integers(len(allowed)))])
-        return Decision(action, f"random policy picked {action.label} among {len(allowed)} possible actions")
+        return Decision(action, f"random policy picked {action.label} among {len(allowed)} possible actions",
+                        tuple(1.0 / len(allowed) if mask[a] else 0.0 for a in Action))
 
 
 class RulesPolicy:
