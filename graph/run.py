@@ -40,7 +40,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 
 from graph.errors import RunError, RunRefused  # noqa: E402
-from graph.runner import MAX_DAYS, RUN_ID, RunConfig, execute, validate_output_dir, validate_settings  # noqa: E402
+from graph.runner import MAX_DAYS, RUN_ID, RUN_ID_RULE, RunConfig, execute, validate_output_dir, validate_settings  # noqa: E402
 from nodes.faults import ENV_VAR as FAULT_ENV_VAR  # noqa: E402
 from nodes.faults import KILL_VAR  # noqa: E402
 from rl.policies import POLICY_NAMES, SHIPPED_POLICY  # noqa: E402
@@ -66,8 +66,7 @@ def folder_arg(text: str) -> Path:
 
 def run_id_arg(text: str) -> str:
     if not RUN_ID.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a "
-                                         "letter or digit (it names files)")
+        raise argparse.ArgumentTypeError(f"{text!r} {RUN_ID_RULE}")
     return text
 
 
@@ -183,6 +182,7 @@ def stored_run(args: argparse.Namespace) -> dict | None:
 
 def resolve_config(args: argparse.Namespace):
     """Merge the arguments with the stored settings of the run being resumed, or with the defaults; validate all."""
+    args = argparse.Namespace(**{**vars(parse_args([])), **vars(args)})  # callers may give only some options
     if args.log is not None:
         return log_run_config(args)
     given_log = [o for o in LOG_OPTIONS if getattr(args, o) is not None]

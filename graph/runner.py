@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_TABLES = {"checkpoints", "writes"}  # what langgraph's SqliteSaver creates
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+RUN_ID_RULE = "must be letters, digits, '.', '_' or '-' (1 to 100, the first a letter or digit: it names files)"
 MAX_DAYS = 365  # a simulated year; longer runs belong to log monitoring, where periods come from the data
 MAX_SEED = 2**63 - 1  # seeds are stored as SQLite integers and checkpointed as msgpack ints
 
@@ -152,8 +153,7 @@ def validate_output_dir(output_dir: Path, run_id: str | None = None) -> None:
 def validate_settings(config) -> None:
     """Every setting checked up front: a value that would fail later (or be silently ignored) fails here."""
     if not RUN_ID.fullmatch(config.run_id):
-        raise ValueError(f"--run-id {config.run_id!r} must be 1-100 letters, digits, '.', '_' or '-', starting with "
-                         "a letter or digit (it names files)")
+        raise ValueError(f"--run-id {config.run_id!r} {RUN_ID_RULE}")
     if config.policy not in POLICY_NAMES:
         raise ValueError(f"unknown policy {config.policy!r}; choose from {', '.join(POLICY_NAMES)}")
     if config.keep_days is not None and config.keep_days < 1:
