@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from nodes.alert import AlertThresholds
 from nodes.base import DayInputs
-from nodes.drift import ReferenceProfile, profile_view
+from nodes.drift import profile_view
+from nodes.reference import ReferenceProfile
 from stores import Stores
 from stores.predictions import DayView, ModelSchema
 

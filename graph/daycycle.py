@@ -71,9 +71,12 @@ def record(state: dict, runtime) -> dict:
     """Write the day's metrics and summary, fold the day into memory, and move to the next day."""
     started, context = time.perf_counter(), runtime.context
     day, perf, quality = state["day"], state["performance"], state["quality"]
+    estimated = perf.get("estimated") or {}
     summary = day_summary(state)
     context.stores.metrics.store_metrics(state["run_id"], state["model"], day, {
         "accuracy": perf.get("accuracy"), "expected_accuracy": perf.get("expected_accuracy"),
+        "expected_accuracy_raw": perf.get("expected_accuracy_raw"), "roc_auc": perf.get("roc_auc"),
+        **{f"estimated_{m}": estimated.get(m) for m in ("precision", "recall", "f1", "roc_auc")},
         "latency_p50_ms": perf.get("latency_p50_ms"), "latency_p95_ms": perf.get("latency_p95_ms"),
         "throughput_ratio": perf.get("throughput_ratio"), "performance_status_code": STATUS_CODE.get(perf.get("status")),
         "drift_score": state["drift"].get("drift_score"), "precision": quality.get("precision"),

@@ -113,7 +113,7 @@ def log_run_config(args: argparse.Namespace):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     epilog = "scenarios:\n" + "\n".join(wrap(f"{s.name}: {s.description}") for s in SCENARIOS.values())
-    epilog += (f"\n\nfault injection (tests the fallback edges):\n"
+    epilog += ("\n\nfault injection (tests the fallback edges):\n"
                + wrap(f"{FAULT_ENV_VAR}=drift@5,quality@7-9,alert makes those nodes raise on those days (no @: every day)."))
     p = OneLineParser(prog="python -m graph.run", description=__doc__, epilog=epilog,
                       formatter_class=argparse.RawDescriptionHelpFormatter)

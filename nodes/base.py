@@ -13,7 +13,7 @@ from stores.predictions import DayView, ModelSchema
 
 if TYPE_CHECKING:
     from nodes.alert import AlertThresholds
-    from nodes.drift import ReferenceProfile
+    from nodes.reference import ReferenceProfile
 
 
 @dataclass

@@ -9,23 +9,16 @@ accuracy well under what the model's own scores predict (CBPE), without strong c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from nodes.base import DayInputs, graph_step
 from nodes.drift_tests import ColumnProfile, column_drift_score, compare
+from nodes.reference import ReferenceProfile  # noqa: F401  (its home was here; callers may still import it from here)
 from stores.predictions import DayView, ModelSchema
 
 SCORE_COLUMN = "prediction_score"
 SEVERITY_BANDS = ((0.4, "critical"), (0.25, "high"), (0.1, "medium"), (0.0, "low"))
-
-
-@dataclass
-class ReferenceProfile:
-    version: str
-    columns: dict[str, ColumnProfile]
-    view: DayView
 
 
 def profile_view(view: DayView, schema: ModelSchema) -> dict[str, ColumnProfile]:

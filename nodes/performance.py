@@ -1,8 +1,9 @@
 """Performance node: accuracy, latency p50/p95 and throughput against expectations -> healthy/warning/critical.
 
-Accuracy is measured on the day's labelled rows. Every day it is also *estimated* from the model's
-own scores (confidence-based performance estimation, as in NannyML's CBPE): with no labels the
-estimate stands in, and when labels exist the gap between the two is the concept-drift signal.
+Accuracy (and ROC AUC) is measured on the day's labelled rows. Every day accuracy, precision, recall,
+F1 and ROC AUC are also *estimated* from the model's scores, calibrated on the reference window
+(nodes.estimation, as NannyML's CBPE): with no labels the estimate stands in, marked as estimated, and
+when labels exist the gap between the two is the concept-drift signal.
 """
 from __future__ import annotations
 
@@ -11,20 +12,13 @@ import math
 import numpy as np
 
 from nodes.base import DayInputs, graph_step
+from nodes.estimation import IDENTITY, ScoreCalibrator, estimate_performance, expected_metrics, roc_auc
 from stores.predictions import DayView
 
 STATUS_CODE = {"healthy": 0, "warning": 1, "critical": 2}
-
-
-def expected_accuracy(score: np.ndarray, prediction: np.ndarray) -> float | None:
-    """Accuracy the model expects of itself if its scores are calibrated (CBPE).
-
-    >>> round(expected_accuracy(np.array([0.9, 0.2, 0.6]), np.array([1, 0, 1])), 3)
-    0.767
-    """
-    if len(score) == 0:
-        return None
-    return float(np.mean(np.where(prediction == 1, score, 1.0 - score)))
+# An estimate's band covers the sampling of the day's labels, not a calibration gone stale or a concept
+# drift, so a day judged on the estimate is judged with at least this standard error.
+ESTIMATE_SE_FLOOR = 0.01
 
 
 def accuracy_margin(reference_accuracy: float, standard_error: float) -> float:
@@ -36,13 +30,19 @@ def accuracy_margin(reference_accuracy: float, standard_error: float) -> float:
     return max(3.0 * standard_error, 0.25 * (1.0 - reference_accuracy))
 
 
-def assess_performance(view: DayView, baseline: dict) -> dict:
+def assess_performance(view: DayView, baseline: dict, calibrator: ScoreCalibrator = IDENTITY) -> dict:
+    """The day's performance findings; `calibrator` is the reference window's (identity: raw scores)."""
     labelled = view.labelled
     n_labelled = len(labelled)
     accuracy = float(np.mean(labelled.prediction == labelled.label)) if n_labelled else None
-    estimate = expected_accuracy(view.sample.score, view.sample.prediction)
+    sample = view.sample
+    estimated = estimate_performance(sample.score, sample.prediction, calibrator, view.n_rows)
+    estimate = estimated["accuracy"] if estimated else None
     measured = accuracy if accuracy is not None else estimate
-    se = math.sqrt(max(measured * (1 - measured), 1e-4) / n_labelled) if n_labelled else 0.01
+    if n_labelled:
+        se = math.sqrt(max(measured * (1 - measured), 1e-4) / n_labelled)
+    else:
+        se = max(estimated["se"]["accuracy"], ESTIMATE_SE_FLOOR) if estimated else ESTIMATE_SE_FLOOR
     latency = view.sample.latency_ms
     latency = latency[~np.isnan(latency)]  # a user's log may have no latency column: then no latency checks
     p50, p95 = (float(v) for v in np.percentile(latency, [50, 95])) if len(latency) else (None, None)
@@ -54,11 +54,14 @@ def assess_performance(view: DayView, baseline: dict) -> dict:
     checks: list[tuple[str, str, str]] = []
     margin = accuracy_margin(baseline["reference_accuracy"], se)
     if measured is not None:
-        kind = "accuracy" if accuracy is not None else "estimated accuracy"
+        value = f"accuracy {measured:.3f}"
+        if accuracy is None:
+            value = f"estimated {value}" + (" (95% band {:.3f}-{:.3f})".format(*estimated["band"]["accuracy"])
+                                            if estimated and estimated["band"]["accuracy"] else "")
         if measured < baseline["sla_accuracy"]:
-            checks.append(("accuracy", "critical", f"{kind} {measured:.3f} under the SLA {baseline['sla_accuracy']:.3f}"))
+            checks.append(("accuracy", "critical", f"{value} under the SLA {baseline['sla_accuracy']:.3f}"))
         elif measured < baseline["reference_accuracy"] - margin:
-            checks.append(("accuracy", "warning", f"{kind} {measured:.3f} under reference "
+            checks.append(("accuracy", "warning", f"{value} under reference "
                                                   f"{baseline['reference_accuracy']:.3f} by more than {margin:.3f}"))
     sla, usual = baseline.get("latency_p95_sla_ms"), baseline.get("reference_latency_p95_ms")
     if p95 is not None and sla is not None and p95 > 2 * sla:
@@ -78,7 +81,10 @@ def assess_performance(view: DayView, baseline: dict) -> dict:
         "checks": [{"check": c, "status": st, "message": why} for c, st, why in checks],
         "accuracy": accuracy,
         "accuracy_se": se if accuracy is not None else None,
-        "expected_accuracy": estimate,
+        "expected_accuracy": estimate,  # CBPE on calibrated scores (`estimated` has the rest)
+        "expected_accuracy_raw": expected_metrics(sample.score, sample.prediction)["accuracy"],  # on raw scores
+        "estimated": estimated,
+        "roc_auc": roc_auc(labelled.score, labelled.label) if n_labelled else None,
         "measured_accuracy": measured,
         "accuracy_estimated": accuracy is None,
         "accuracy_margin": margin,
@@ -95,7 +101,7 @@ def assess_performance(view: DayView, baseline: dict) -> dict:
 
 def measure_performance(inputs: DayInputs) -> dict:
     """The monitoring day's first step (nodes.day)."""
-    return assess_performance(inputs.view, inputs.baseline)
+    return assess_performance(inputs.view, inputs.baseline, inputs.reference.calibrator)
 
 
 @graph_step("performance")
@@ -121,7 +127,8 @@ def performance_fallback(state: dict, context) -> dict:
     last = state["memory"]["last"].get("performance") or {}
     return {"performance": {
         "status": last.get("status", "healthy"), "checks": [],
-        "accuracy": None, "accuracy_se": None, "expected_accuracy": None, "measured_accuracy": None,
+        "accuracy": None, "accuracy_se": None, "expected_accuracy": None, "expected_accuracy_raw": None,
+        "estimated": None, "roc_auc": None, "measured_accuracy": None,
         "accuracy_estimated": True, "accuracy_margin": None, "n_rows": None, "n_labelled": 0,
         "latency_p50_ms": None, "latency_p95_ms": None, "throughput_ratio": None,
         "model_version": last.get("model_version"), "model_versions": [], "method": "last_known_value",

@@ -23,7 +23,8 @@ from nodes.memory import effect_on_memory, empty_memory, remember_day
 from nodes.alert import AlertThresholds, alert_summary
 from nodes.base import DayInputs
 from nodes.day import monitor_day
-from nodes.drift import ReferenceProfile, profile_view
+from nodes.drift import profile_view
+from nodes.reference import ReferenceProfile
 from rl.observation import N_POLICY_FEATURES, policy_observation
 from rl.reward import RewardWeights, compute_reward
 from simulator import episode
@@ -111,12 +112,14 @@ class RemediationEnv(gym.Env):
         return self._observation(), float(reward), terminated, False, {**self._info(), **self.last_step}
 
     # ---- monitoring, in memory ----------------------------------------------------------------
-    def _reference_profile(self, version: str, batch) -> tuple:
+    def _reference_profile(self, version: str, batch) -> ReferenceProfile:
+        """Profiled once per version (and the pre-launch ones once per process): the profile keeps its
+        column profiles and, once fitted, its score calibrator."""
         key = (self.world.spec.name, self.world.reference_seed, version) if version == "v1" else None
         if key is not None and key in _PROFILES:
             return _PROFILES[key]
         view = reference_from_log(self.world.to_log(batch, category_names=False), self.schema)
-        profile = (profile_view(view, self.schema), view)
+        profile = ReferenceProfile(version, profile_view(view, self.schema), view)
         if key is not None:
             _PROFILES[key] = profile
             if len(_PROFILES) > 4 * REFERENCE_POOL * len(MODELS):
@@ -127,10 +130,8 @@ class RemediationEnv(gym.Env):
         served = episode.begin_day(self.world, self.sim, self.day)
         self.sim, self.batch = served.sim, served.batch
         view = view_from_log(self.day, self.world.to_log(served.batch, category_names=False), self.schema)
-        version = self.memory["reference_version"]
-        reference_columns, reference_view = self.references[version]
         findings = monitor_day(DayInputs(
-            day=self.day, view=view, reference=ReferenceProfile(version, reference_columns, reference_view),
+            day=self.day, view=view, reference=self.references[self.memory["reference_version"]],
             baseline=self.baseline, memory=self.memory, schema=self.schema, thresholds=self.config.alert_thresholds,
             run_id="env", model=self.world.spec.name))
         self.findings = {**findings, "alerts": alert_summary(findings["alerts"])}

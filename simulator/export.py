@@ -19,7 +19,8 @@ from rich.progress import Progress
 from nodes.alert import AlertThresholds, alert_summary
 from nodes.base import DayInputs
 from nodes.day import monitor_day
-from nodes.drift import ReferenceProfile, profile_view
+from nodes.drift import profile_view
+from nodes.reference import ReferenceProfile
 from nodes.memory import empty_memory, remember_day
 from simulator import episode
 from simulator.actions import Action

@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from stores.columnar import MISSING_CODE
-from stores.logschema import CATEGORICAL_MAX_CODES, IDENTIFIER_SHARE, LogSchema, SchemaError, reference_end
+from stores.logschema import CATEGORICAL_MAX_CODES, IDENTIFIER_SHARE, LogSchema, reference_end
 from stores.predictions import REFERENCE_PERIOD, SAMPLE_ROWS, Columns, DayView, LabelledRows, ModelSchema
 
 log = logging.getLogger(__name__)
