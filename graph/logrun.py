@@ -117,7 +117,7 @@ class LogRunConfig:
             raise RunRefused(str(exc)) from None
         result = self._ingested
         seconds = time.perf_counter() - started
-        on_event("ingest", {"status": f"ingest: {result.rows_read:,} rows in {seconds:.1f} s "
+        on_event("ingest", {"status": f"ingest: {result.rows_read:,} rows in {seconds:.2f} s "
                                       f"({result.rows_read / max(seconds, 1e-9):,.0f} rows/s)"})
         self.days = result.periods
         reference = stores.predictions.columnar.view(self.run_id, self.model_id, REFERENCE_PERIOD)
