@@ -98,9 +98,12 @@ def monitor_episode(scenario: str, model: str, seed: int, days: int = DAYS, onse
 def score_episode(records: list[dict], scenario: str, onset: int | None) -> dict:
     """One episode's detection figures (see the module docstring)."""
     incidents = {r["incident"]["id"]: r["incident"]["opened_day"] for r in records if r["incident"]}
+    # Openings: days an incident opened, or reopened after it had resolved (each is a page).
+    openings = sum(1 for before, r in zip([None, *records], records)
+                   if r["incident"] and (before is None or (before["incident"] or {}).get("id") != r["incident"]["id"]))
     alerts = Counter(kind for r in records for kind in r["opened"])
-    result = {"days": len(records), "incidents": len(incidents), "incident_days": sum(1 for r in records if r["incident"]),
-              "alerts": dict(alerts)}
+    result = {"days": len(records), "incidents": len(incidents), "openings": openings,
+              "incident_days": sum(1 for r in records if r["incident"]), "alerts": dict(alerts)}
     if scenario not in EXPECTED_CAUSE:
         return result
     cause = EXPECTED_CAUSE[scenario]
@@ -143,6 +146,7 @@ def summarise(episodes: list[dict], days: int = DAYS) -> list[dict]:
         row = {"scenario": scenario, "model": model, "seeds": len(runs),
                "incidents_per_30d": round(float(np.mean([r["incidents"] for r in runs])) * per30, 2),
                "max_incidents": max(r["incidents"] for r in runs),
+               "openings_per_30d": round(float(np.mean([r["openings"] for r in runs])) * per30, 2),
                "incident_days_per_30d": round(float(np.mean([r["incident_days"] for r in runs])) * per30, 1)}
         kinds = sorted({k for r in runs for k in r["alerts"]})
         row["alerts_per_30d"] = {k: round(float(np.mean([r["alerts"].get(k, 0) for r in runs])) * per30, 2) for k in kinds}
@@ -178,13 +182,13 @@ def table(rows: list[dict]) -> str:
         lines.append(f"{r['scenario']:15s} {SHORT.get(r['model'], r['model']):9s}  {r['onset']:5d}  {delay:19s}"
                      f"  {r['detected_within_3_days']:2d}/{r['seeds']:<2d} {r['misses']:5d}  {accuracy:>13s}"
                      f"  {r['incidents_before_onset']:18d}")
-    lines += ["", "per 30 days       model      incidents (max)  incident days  alerts opened by type", "-" * 98]
+    lines += ["", "per 30 days       model      incidents (max)  openings  incident days  alerts opened by type", "-" * 98]
     for r in rows:
         if r["scenario"] not in NO_CHANGE:
             continue
         alerts = ", ".join(f"{k} {v:g}" for k, v in sorted(r["alerts_per_30d"].items(), key=lambda kv: -kv[1])) or "none"
         lines.append(f"{r['scenario']:17s} {SHORT.get(r['model'], r['model']):9s}  {r['incidents_per_30d']:9.2f} ({r['max_incidents']})"
-                     f"  {r['incident_days_per_30d']:13.1f}  {alerts}")
+                     f"  {r.get('openings_per_30d', r['incidents_per_30d']):8.2f}  {r['incident_days_per_30d']:13.1f}  {alerts}")
     return "\n".join(lines)
 
 
