@@ -1,10 +1,12 @@
 """Alert node: turn the day's findings into alerts, and alerts into incidents, with one incident per problem.
 
 An alert opens when its condition first fires, is updated while it keeps firing, and resolves after
-`clear_days` quiet days (hysteresis, so a noisy metric does not flap). All alerts open at the same
-time belong to the model's one open incident, which resolves when its last alert does. The incident's
-root cause is judged from the day's evidence while it is vague, and sticks once it is specific; the
-incident keeps the signals that cause rests on (`evidence`), so a person can check it.
+`clear_days` quiet days; a day on which its signal is still at least half way to firing is not quiet
+(hysteresis on time and on value, so a metric hovering at its trigger does not flap). All alerts open
+at the same time belong to the model's one open incident, which resolves when its last alert does; if
+alerts return within a week without a specific cause, that incident is reopened rather than another
+opened. The root cause is judged from the day's evidence while it is vague, and sticks once it is
+specific; the incident keeps the signals it rests on (`evidence`), so a person can check it.
 
 Two things refine the conditions. What recurs with the weekly cycle (the drift node's judgement,
 nodes.drift) is noted, not raised. Gradual decay is caught early by sequential detectors on the

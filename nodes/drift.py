@@ -8,16 +8,19 @@ accuracy well under what the model's own scores predict (CBPE), without strong c
 
 Seasonality: real traffic has weekly cycles (weekdays differ), which move the inputs, the scores and,
 through the mix of cases, the day's accuracy and share of positives, while the model handles them.
-The reference window cannot hold every weekday, so each such signal is also compared like with like:
-with the same weekday a week earlier (`weekly_signals`, `recurring_signals`). A signal *recurs* when
-(1) a week ago it was also off its reference level (at least half way to its alert), (2) it is about
-as far off today (within sampling noise, or a quarter of its size), and (3) it was back to normal on
-some day in between: a cycle, not a level that moved and stayed (a shift that persists is never
-explained away, nor is one bigger than last week's). Nothing recurs in the first week, against another
-reference version (after a retrain or rollback), or on days that were not measured. The alert node
-does not raise the alerts a recurring signal explains (covariate and prediction drift, accuracy and
-its decay, label shift), and recurring input drift does not count as "inputs moved" when it judges
-a root cause. The drift score itself is unchanged: it still says how far today is from the reference.
+The reference window cannot hold every weekday, so each such signal (`weekly_signals`) is also
+compared like with like: with the same weekday one or two weeks earlier (`recurring_signals`). A
+signal *recurs* when (1) on that day it was also off its reference (at least half way to its alert),
+(2) today it is as far off, within sampling noise (3.5 sd of the difference), and (3) since a week ago
+it was back to normal, or under half of both peaks, on some day: a cycle, not a level that moved and
+stayed. A shift that persists is never explained away, nor one clearly bigger than the week before.
+Accuracy and the share of positives, noisy from day to day, recur only on a day the inputs recur too:
+the model's results follow its inputs' cycle. Nothing recurs in the first week, against another
+reference version (after a retrain or rollback), or on a day the signal was not measured. The alert
+node does not raise what a recurring signal explains (covariate and prediction drift, accuracy, label
+shift, and for the whole week in which accuracy recurred the decay detectors, which read any cycle of
+accuracy as change), and recurring input drift does not count as "inputs moved" for a root cause. The
+drift score itself is unchanged: it still says how far today is from the reference.
 """
 from __future__ import annotations
 
