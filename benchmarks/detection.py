@@ -265,7 +265,7 @@ def main() -> None:
                                             "seconds": round(elapsed, 1), "rows": rows,
                                             "episodes": [e if options.daily else {k: v for k, v in e.items() if k != "daily"}
                                                          for e in sorted(episodes, key=lambda e: (e["scenario"], e["model"], e["seed"]))]},
-                                           indent=1))
+                                           separators=(",", ":")))
 
 
 if __name__ == "__main__":
