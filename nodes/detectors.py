@@ -55,7 +55,7 @@ class Cusum:
     def warning_detected(self) -> bool:
         return self.warning is not None and self.statistic > self.warning
 
-    def update(self, x: float) -> "Cusum":
+    def update(self, x: float) -> Cusum:
         if self.drift_detected:
             self._reset()
         if self.reference is None:  # still learning the reference
@@ -74,7 +74,7 @@ class Cusum:
                 "total": self.total, "statistic": self.statistic, "drift_detected": self.drift_detected}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Cusum":
+    def from_dict(cls, data: dict) -> Cusum:
         detector = cls(data["k"], data["h"], warmup=data["warmup"], reference=data["given_reference"],
                        mode=data["mode"], warning=data["warning"])
         detector.reference, detector.seen, detector.total = data["reference"], data["seen"], data["total"]
@@ -211,7 +211,7 @@ class Adwin:
             self.buckets.pop(0)
         self.detections += int(self.drift_detected)
 
-    def update(self, x: float) -> "Adwin":
+    def update(self, x: float) -> Adwin:
         """Add one value; the window is tested every `clock` values."""
         self._add([1.0, float(x), 0.0])
         self.ticks += 1
@@ -220,7 +220,7 @@ class Adwin:
             self._detect()
         return self
 
-    def update_many(self, values) -> "Adwin":
+    def update_many(self, values) -> Adwin:
         """Add a batch as one bucket, then test the window."""
         values = [float(v) for v in values]
         if values:
@@ -229,7 +229,7 @@ class Adwin:
         self._detect()
         return self
 
-    def update_summary(self, count: int, mean: float, variance: float) -> "Adwin":
+    def update_summary(self, count: int, mean: float, variance: float) -> Adwin:
         """Add a batch given as its count, mean and (population) variance, then test the window."""
         if count > 0:
             self._add([float(count), count * mean, count * variance])
@@ -244,7 +244,7 @@ class Adwin:
                 "detections": self.detections}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Adwin":
+    def from_dict(cls, data: dict) -> Adwin:
         detector = cls(data["delta"], max_buckets=data["max_buckets"], min_window_length=data["min_window_length"],
                        grace_period=data["grace_period"], clock=data["clock"], max_window_buckets=data["max_window_buckets"])
         detector.buckets = [list(b) for b in data["buckets"]]
