@@ -12,9 +12,10 @@ MEMORY_ACTIONS = 5
 
 def empty_memory(initial_version: str) -> dict:
     return {
-        "recent": [],  # last MEMORY_DAYS days: {"day", "accuracy", "drift_score", "n_labelled", "status"}
+        "recent": [],  # last MEMORY_DAYS days: {"day", "accuracy", "drift_score", "n_labelled", "status",
+        #                "reference_version", "weekly" (the drift node's weekly signals and what recurred)}
         "open_alerts": {},  # alert_type -> {"id", "opened_day", "severity", "clear_days", "last_day"}
-        "incident": None,  # the open incident: {"id", "opened_day", "root_cause", "severity"}
+        "incident": None,  # the open incident: {"id", "opened_day", "root_cause", "severity", "evidence"}
         "actions": [],  # last MEMORY_ACTIONS non-continue actions: {"day", "action", "accuracy_before"}
         "last_retrain_day": None,
         "versions_seen": {initial_version: -1},  # serving version -> first day served (-1: before the run)
@@ -23,6 +24,7 @@ def empty_memory(initial_version: str) -> dict:
         "reference_version": initial_version,  # whose reference window drift is measured against
         "reference_versions": [initial_version],  # versions with a stored reference window (mlmon's own)
         "positive_rate_baseline": None,  # share of positives the threshold was last recalibrated to
+        "alert_state": None,  # the alert node's own: its detectors on the serving version, the last resolved incident
     }
 
 
@@ -53,12 +55,15 @@ def effect_on_memory(effect, action_label: str, memory: dict) -> dict:
 def remember_day(memory: dict, *, day: int, performance: dict, drift: dict, alerts: dict, remediation: dict,
                  outcome: dict, baseline: dict) -> dict:
     memory = {**memory}
-    accuracy = performance.get("measured_accuracy")
+    accuracy, weekly = performance.get("measured_accuracy"), drift.get("weekly")
     memory["recent"] = (memory["recent"] + [{
         "day": day, "accuracy": accuracy, "drift_score": drift.get("drift_score"),
-        "n_labelled": performance.get("n_labelled", 0), "status": performance.get("status")}])[-MEMORY_DAYS:]
+        "n_labelled": performance.get("n_labelled", 0), "status": performance.get("status"),
+        "reference_version": drift.get("reference_version"),
+        "weekly": {"signals": weekly["signals"], "recurring": weekly["recurring"]} if weekly else None}])[-MEMORY_DAYS:]
     memory["open_alerts"] = alerts.get("open", memory["open_alerts"])
     memory["incident"] = alerts.get("incident", memory["incident"])
+    memory["alert_state"] = alerts.get("state", memory.get("alert_state"))
 
     version = performance.get("model_version")
     if version and version not in memory["versions_seen"]:

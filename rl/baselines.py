@@ -9,16 +9,16 @@ interface as rl.policies. Stateful ones (CUSUM) are reset at the start of each e
 - threshold rule: retrain (now, or in 3 days) when the dollars lost to errors beyond the reference
   accuracy pass a threshold: "retrain when errors cost more than $X a day".
 - drift trigger: retrain when the drift score passes a threshold.
-- CUSUM on accuracy: Page's cumulative-sum detector on the drop below the accuracy seen in the first
-  days of the episode (or since the last retrain); retrain when it fires.
+- CUSUM on accuracy: Page's cumulative-sum detector (nodes.detectors.Cusum, the one the alert node
+  uses) on the drop below the accuracy seen in the first days of the episode (or since the last
+  retrain); retrain when it fires.
 - the playbook: rl.policies.RulesPolicy, the root-cause playbook the graph runs by default.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
+from nodes.detectors import Cusum
 from rl.observation import POLICY_FEATURES
 from rl.policies import Decision, NoopPolicy, RandomPolicy, RulesPolicy
 from simulator.actions import Action
@@ -73,7 +73,8 @@ class DriftTrigger:
 
 
 class CusumAccuracy:
-    """Page's CUSUM on accuracy drops: S = max(0, S + (baseline - accuracy - k)); fire at S > h.
+    """Page's CUSUM on accuracy drops (nodes.detectors.Cusum, the alert node's detector): S = max(0, S +
+    (baseline - accuracy - k)); retrain when S > h.
 
     The baseline is the mean accuracy of the first `warmup` days after the episode start or a retrain.
     Below, S is 0, 0.02, 0.045 after the three drops, then 0.105 > h on the last day.
@@ -92,20 +93,18 @@ class CusumAccuracy:
         self.reset()
 
     def reset(self, seed: int | None = None) -> None:
-        self.history: list[float] = []
-        self.statistic = 0.0
+        self.detector = Cusum(self.k, self.h, warmup=self.warmup, mode="down")
 
     def decide(self, observation, mask, findings) -> Decision:
-        accuracy = feature(observation, "current_accuracy")
-        if len(self.history) < self.warmup:
-            self.history.append(accuracy)
+        learning = self.detector.reference is None
+        detector = self.detector.update(feature(observation, "current_accuracy"))
+        if learning:
             return Decision(Action.CONTINUE, "learning the baseline")
-        baseline = float(np.mean(self.history))
-        self.statistic = max(0.0, self.statistic + (baseline - accuracy - self.k))
-        if self.statistic > self.h:
-            self.reset()
-            return Decision(Action.RETRAIN_NOW, f"CUSUM {self.statistic:.3f} > {self.h:g}")
-        return Decision(Action.CONTINUE, f"CUSUM {self.statistic:.3f}")
+        if detector.drift_detected:
+            statistic = detector.statistic
+            self.reset()  # the retrain starts a new stream: learn its baseline again
+            return Decision(Action.RETRAIN_NOW, f"CUSUM {statistic:.3f} > {self.h:g}")
+        return Decision(Action.CONTINUE, f"CUSUM {detector.statistic:.3f}")
 
 
 @dataclass(frozen=True)

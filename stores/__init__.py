@@ -73,7 +73,8 @@ def open_stores(path: Path | str, read_only: bool = False, check: bool = False) 
         check_integrity(Path(path))
     db = open_database(path, read_only=read_only)
     try:
-        return Stores(db, PredictionStore(db), MetricsStore(db), IncidentStore(db), RunRegistry(db, create=not read_only), _identity(db, read_only))
+        return Stores(db, PredictionStore(db, create=not read_only), MetricsStore(db), IncidentStore(db),
+                      RunRegistry(db, create=not read_only), _identity(db, read_only))
     except StoreError:
         db.conn.close()
         raise

@@ -80,8 +80,10 @@ def view_from_blob(day: int, blob: bytes) -> DayView:
 class ColumnarStore:
     """Chunks, period views and category codes of logs kept by column (see the module docstring)."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, create: bool = True):
         self.db = db
+        if not create:  # a reader (the MCP servers) never writes, even to add these tables to an older file
+            return
         with db.conn:
             db.conn.execute("CREATE TABLE IF NOT EXISTS prediction_chunks (run_id TEXT, model_id TEXT, day INTEGER, "
                             "chunk INTEGER, n_rows INTEGER, n_labelled INTEGER, ts_min REAL, ts_max REAL, data BLOB, "

@@ -31,7 +31,7 @@ class IncidentStore:
             if "incidents" not in db.table_names():
                 db["incidents"].create({
                     "id": str, "run_id": str, "model_id": str, "status": str, "severity": str, "root_cause": str,
-                    "impact": str, "opened_day": int, "last_day": int, "resolved_day": int}, pk="id")
+                    "impact": str, "opened_day": int, "last_day": int, "resolved_day": int, "evidence": str}, pk="id")
                 db["incidents"].create_index(["run_id", "model_id", "status"])
             if "alerts" not in db.table_names():
                 db["alerts"].create({
@@ -101,8 +101,8 @@ class IncidentStore:
     def write_day(self, alerts: list[dict], incidents: list[dict]) -> None:
         """All of a day's alert and incident changes in one transaction."""
         with self.db.conn:
-            for record in incidents:
-                self.db["incidents"].upsert(record, pk="id")
+            for record in incidents:  # alter: a file from before incidents had `evidence` gains the column
+                self.db["incidents"].upsert(record, pk="id", alter=True)
             for record in alerts:
                 self.db["alerts"].upsert(record, pk="id")
 

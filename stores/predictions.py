@@ -129,15 +129,15 @@ def _table(kind: str, model_id: str) -> str:
 
 
 class PredictionStore:
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, create: bool = True):
         from stores.columnar import ColumnarStore  # it builds on this module's types
 
         self.db = db
         self._schemas: dict[str, ModelSchema] = {}
-        if "models" not in db.table_names():
+        if create and "models" not in db.table_names():
             db["models"].create({"model_id": str, "numeric": str, "categorical": str, "group_column": str,
                                  "thresholds": str, "layout": str}, pk="model_id")
-        self.columnar = ColumnarStore(db)
+        self.columnar = ColumnarStore(db, create)
 
     # ---- schema -------------------------------------------------------------------------------
     def register_model(self, schema: ModelSchema) -> None:
