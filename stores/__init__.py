@@ -14,6 +14,8 @@ import sqlite_utils
 from stores.db import MLMON_APPLICATION_ID, StoreError, check_integrity, check_sqlite_file, open_database
 from stores.incidents import IncidentStore
 from stores.metrics import MetricsStore
+from stores.narratives import NarrativeStore
+from stores.notifications import NotificationStore
 from stores.predictions import PredictionStore
 from stores.runs import RunRegistry
 
@@ -30,6 +32,8 @@ class Stores:
     incidents: IncidentStore
     runs: RunRegistry
     identity: str
+    narratives: NarrativeStore | None = None  # a day's written account (graph --use-llm)
+    notifications: NotificationStore | None = None  # incident events and their webhook deliveries
 
     def close(self) -> None:
         self.db.conn.close()
@@ -73,7 +77,9 @@ def open_stores(path: Path | str, read_only: bool = False, check: bool = False) 
         check_integrity(Path(path))
     db = open_database(path, read_only=read_only)
     try:
-        return Stores(db, PredictionStore(db), MetricsStore(db), IncidentStore(db), RunRegistry(db, create=not read_only), _identity(db, read_only))
+        return Stores(db, PredictionStore(db), MetricsStore(db), IncidentStore(db), RunRegistry(db, create=not read_only),
+                      _identity(db, read_only), NarrativeStore(db, create=not read_only),
+                      NotificationStore(db, create=not read_only))
     except StoreError:
         db.conn.close()
         raise
