@@ -23,6 +23,7 @@ DEFAULT_MODEL = "gpt-4.1-mini"  # fast and cheap, no reasoning tokens to wait fo
 DEFAULT_TIMEOUT = 20.0  # seconds a day may wait for its narrative, retries included
 RETRIES = 2  # further attempts after a transient failure (connection, 408, 429, 5xx), within the deadline
 GIVE_UP_AFTER = 3  # failed days in a row after which the process stops asking
+FIRST_BACKOFF = 0.2  # seconds before the second attempt, doubling
 NO_KEY_PLACEHOLDER = "not-needed"  # local OpenAI-compatible servers accept any key, the client insists on one
 
 
@@ -57,7 +58,7 @@ class Narrator:
         if self.failures_in_a_row >= self.give_up_after:
             return None, f"LLM not asked: {self.failures_in_a_row} failed days in a row, the last: {self.last_failure}"
         deadline = time.monotonic() + self.timeout
-        reason, backoff = "no attempt made", 0.5
+        reason, backoff = "no attempt made", FIRST_BACKOFF
         for attempt in range(1 + self.retries):
             remaining = deadline - time.monotonic()
             if remaining <= 0.05:
@@ -108,5 +109,11 @@ def make_narrator(chat_model: object | None = None, timeout: float = DEFAULT_TIM
         name = getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None) or type(chat_model).__name__
         secrets = tuple(s for s in (os.environ.get(KEY_VAR),) if s)
         return Narrator(chat_model, str(name), timeout, secrets=secrets)
-    model, name, secrets, unavailable = chat_model_from_environment(timeout)
+    try:
+        model, name, secrets, unavailable = chat_model_from_environment(timeout)
+    except Exception as exc:  # not installed, or a setting the client rejects: the run goes on without it
+        secrets = tuple(s for s in (os.environ.get(KEY_VAR),) if s)
+        name = os.environ.get(MODEL_VAR) or DEFAULT_MODEL
+        return Narrator(None, name, timeout, secrets=secrets,
+                        unavailable=f"the LLM client could not be set up ({describe_error(exc, secrets)})")
     return Narrator(model, name, timeout, secrets=secrets, unavailable=unavailable)

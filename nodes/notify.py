@@ -35,18 +35,23 @@ def incident_events(state: dict) -> list[dict]:
     return events
 
 
+def slack_escape(text: str) -> str:
+    """Slack reads <...> as links and mentions (<!channel> pings everyone): an LLM's words must not."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_text(event: dict, narrative: dict | None) -> str:
-    """The one paragraph an on-call engineer reads in the channel."""
+    """The one paragraph an on-call engineer reads in the channel (escaped as Slack's `text` must be)."""
     head = (f"mlmon: incident {event['event']} on {event['model']} (run {event['run_id']}, day {event['day']}, "
             f"{event['date']}): {event['root_cause']}, severity {event['severity']}")
     if event["event"] == "escalated":
         head += f" (was {event['previous_severity']})"
     if event["event"] == "resolved":
-        return f"{head}; open since day {event['opened_day']}."
+        return slack_escape(f"{head}; open since day {event['opened_day']}.")
     text = f"{head}. Decision: {event['action']} ({event['policy']})."
     if narrative and narrative.get("text"):
         text += f" {narrative['text']}"
-    return text
+    return slack_escape(text)
 
 
 def payload(event: dict, state: dict, stores) -> dict:

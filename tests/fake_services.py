@@ -55,7 +55,8 @@ class _Quiet(BaseHTTPRequestHandler):
 class ChatCompletions(_Quiet):
     """POST /v1/chat/completions. server.mode: "answer" (a JSON narrative naming the prompt's day),
     "slow" (the same after server.delay seconds), "fail" (HTTP 500), "unauthorized" (HTTP 401 whose
-    message repeats the key it was sent, as some servers do), "prose" (an answer that is not JSON)."""
+    message repeats the key it was sent, as some servers do), "prose" (an answer that is not JSON),
+    "answer_odd_days" (answers for odd days, "unauthorized" for even ones)."""
 
     def do_POST(self):
         body = self._body()
@@ -65,6 +66,8 @@ class ChatCompletions(_Quiet):
             self.server.requests.append({"path": self.path, "day": day, "model": body.get("model"),
                                          "authorization": self.headers.get("Authorization"), "prompt": prompt})
         mode = self.server.mode
+        if mode == "answer_odd_days":
+            mode = "answer" if day % 2 else "unauthorized"
         if mode == "fail":
             return self._json(500, {"error": {"message": "the model is overloaded", "type": "server_error"}})
         if mode == "unauthorized":
