@@ -27,6 +27,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver  # noqa: E402
 from graph.run import DEFAULTS  # noqa: E402
 from graph.runner import RunConfig, execute  # noqa: E402
 from simulator.catalog import MODELS  # noqa: E402
+from stores import STORES_FILE  # noqa: E402
+from stores.db import PAGE_SIZE, create_database  # noqa: E402
 
 TARGETS_MS = {"pneumonia_classifier_v1": 50.0, "fraud_detector_v2": 250.0}
 DEFAULT_RUN_TARGET_S = 20.0
@@ -48,9 +50,12 @@ def _time_checkpointer() -> None:
         setattr(SqliteSaver, method, timed)
 
 
-def measure_model(model: str, days: int, folder: Path) -> dict:
+def measure_model(model: str, days: int, folder: Path, page_size: int | None = None) -> dict:
     days_seen: list[dict] = []
     checkpoint_ms.clear()
+    if page_size is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        create_database(folder / STORES_FILE, page_size)
     execute(RunConfig([model], "default", days, 0, DEFAULTS["policy"], folder, "bench"),
             lambda kind, data: days_seen.append(data) if kind == "day" else None)
     cycles = sorted(d["cycle_ms"] for d in days_seen if d["cycle_ms"] is not None)
@@ -66,6 +71,16 @@ def measure_model(model: str, days: int, folder: Path) -> dict:
     }
 
 
+def compare_page_sizes(models: list[str], days: int, sizes: list[int]) -> None:
+    print(f"cycle and ingest (load_day) medians per SQLite page size of mlmon.db; default scenario, {days} days\n")
+    print(f"{'model':26s} {'page size':>9s} {'cycle ms':>9s} {'ingest ms':>10s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in models:
+            for i, size in enumerate(sizes):
+                r = measure_model(model, days, Path(tmp) / f"{model}-{i}-{size}", page_size=size)
+                print(f"{model:26s} {size:9d} {r['cycle_ms']:9.1f} {r['ingest_ms']:10.1f}", flush=True)
+
+
 def default_run_wall_seconds(folder: Path) -> float:
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "graph.run", "--output-dir", str(folder), "--quiet"], cwd=ROOT,
@@ -79,9 +94,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--models", default="all", help="comma-separated model names, or all")
+    parser.add_argument("--page-sizes", help="compare stores files of these SQLite page sizes, e.g. 4096,32768 "
+                                             f"(default: only the shipped {PAGE_SIZE}); each model runs once per size, "
+                                             "the sizes alternating")
     args = parser.parse_args()
     models = list(MODELS) if args.models == "all" else args.models.split(",")
     _time_checkpointer()
+    if args.page_sizes:
+        compare_page_sizes(models, args.days, [int(s) for s in args.page_sizes.split(",")])
+        return
     with tempfile.TemporaryDirectory() as tmp:
         print(f"cycle = five nodes + record's store writes + their checkpoints (load_day ingestion and act excluded); "
               f"default scenario, {DEFAULTS['policy']} policy, {args.days} days, median over days\n")

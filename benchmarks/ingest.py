@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stores.db import PAGE_SIZE, create_database  # noqa: E402
 NUMERIC, CATEGORICAL, DAYS = 16, 4, 50
 
 
@@ -62,7 +65,10 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
     writer.close()
 
 
-def run(log: Path, out: Path, store: str) -> dict:
+def run(log: Path, out: Path, store: str, page_size: int | None = None) -> dict:
+    if page_size is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        create_database(out / "mlmon.db", page_size)
     command = [sys.executable, "-m", "graph.run", "--log", str(log), "--timestamp-col", "timestamp", "--score-col",
                "score", "--prediction-col", "prediction", "--label-col", "label", "--reference-until", "2026-01-07",
                "--store", store, "--policy", "rules", "--quiet", "--output-dir", str(out)]
@@ -86,7 +92,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=5_000_000)
     p.add_argument("--keep", type=Path, help="keep the generated log here (default: a temporary folder)")
+    p.add_argument("--page-sizes", default=str(PAGE_SIZE),
+                   help=f"SQLite page sizes of mlmon.db to compare, e.g. 4096,32768 (default {PAGE_SIZE}, the shipped one)")
+    p.add_argument("--parquet", action="store_true", help="also monitor the same log as one Parquet file")
     args = p.parse_args(argv)
+    sizes = [int(s) for s in args.page_sizes.split(",")]
     with tempfile.TemporaryDirectory(dir=os.environ.get("MLMON_BENCH_DIR")) as tmp:
         folder = Path(tmp)
         log = folder / "log.csv"
@@ -94,13 +104,22 @@ def main(argv=None) -> int:
         generate(log, args.rows)
         print(f"log: {args.rows:,} rows x {NUMERIC + CATEGORICAL} feature columns (+ time, score, prediction, label), "
               f"{log.stat().st_size / 1e9:.2f} GB CSV, generated in {time.perf_counter() - start:.0f} s", flush=True)
-        print(f"{'store':10s} {'ingest rows/s':>14s} {'run wall s':>11s} {'run rows/s':>11s} {'peak RSS GiB':>13s} "
-              f"{'mlmon.db MB':>12s}")
-        for store in ("rows", "summaries"):
-            r = run(log, folder / f"out-{store}", store)
-            ingest_rate = r["ingest_rows"] / r["ingest_s"] if r["ingest_s"] else float("nan")
-            print(f"{store:10s} {ingest_rate:14,.0f} {r['wall_s']:11.1f} {args.rows / r['wall_s']:11,.0f} "
-                  f"{r['rss_gib']:13.2f} {r['db_mb']:12,.0f}", flush=True)
+        inputs = [("csv", log)]
+        if args.parquet:
+            import pyarrow.csv as csv
+            import pyarrow.parquet as pq
+
+            pq.write_table(csv.read_csv(log), folder / "log.parquet")
+            inputs.append(("parquet", folder / "log.parquet"))
+        print(f"{'input':8s} {'store':10s} {'page':>6s} {'ingest rows/s':>14s} {'run wall s':>11s} {'run rows/s':>11s} "
+              f"{'peak RSS GiB':>13s} {'mlmon.db MB':>12s}")
+        for kind, path in inputs:
+            for store in ("rows", "summaries"):
+                for size in sizes:
+                    r = run(path, folder / f"out-{kind}-{store}-{size}", store, page_size=size)
+                    ingest_rate = r["ingest_rows"] / r["ingest_s"] if r["ingest_s"] else float("nan")
+                    print(f"{kind:8s} {store:10s} {size:6d} {ingest_rate:14,.0f} {r['wall_s']:11.1f} "
+                          f"{args.rows / r['wall_s']:11,.0f} {r['rss_gib']:13.2f} {r['db_mb']:12,.0f}", flush=True)
         if args.keep:
             shutil.copy(log, args.keep)
     return 0

@@ -25,6 +25,7 @@ def day_date(day: int) -> str:
 
 # Stamped into every stores file (PRAGMA application_id), so a stranger's SQLite file is refused, not altered.
 MLMON_APPLICATION_ID = 0x6D6C6D6E  # "mlmn"
+PAGE_SIZE = 32768  # bytes per page of a new stores file (benchmarks/ingest.py --page-sizes compares)
 
 
 def check_sqlite_file(path: Path, application_id: int | None = None, tables: set[str] | None = None) -> None:
@@ -82,6 +83,15 @@ def check_integrity(path: Path) -> None:
                          "away together with checkpoints.db to start clean")
 
 
+def create_database(path: Path, page_size: int) -> None:
+    """An empty stores file with another page size than PAGE_SIZE (for benchmarks that compare them)."""
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA page_size = {int(page_size)}")
+    conn.execute(f"PRAGMA application_id = {MLMON_APPLICATION_ID}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+
+
 def open_database(path: Path | str, read_only: bool = False) -> sqlite_utils.Database:
     path = Path(path)
     check_sqlite_file(path, application_id=MLMON_APPLICATION_ID)
@@ -90,6 +100,9 @@ def open_database(path: Path | str, read_only: bool = False) -> sqlite_utils.Dat
     try:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         if conn.execute("PRAGMA application_id").fetchone()[0] != MLMON_APPLICATION_ID:  # a write: only once
+            # A new file gets large pages (SQLite fixes the size when the first table is made): a log's
+            # column blobs then go to disk several times faster, and nothing else here reads single rows.
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute(f"PRAGMA application_id = {MLMON_APPLICATION_ID}")
         conn.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a killed process loses nothing; an OS crash can lose the last commits.
