@@ -1,4 +1,5 @@
-"""The three stores (predictions, metrics, incidents) in one SQLite file, and the run registry beside them.
+"""The three stores (predictions, metrics, incidents) in one SQLite file, and beside them the run registry,
+the days' narratives and the incident notifications' outbox.
 
 Each stores file carries an identity (a random id made when the file is created) that every
 checkpoint thread records, so a run never resumes or reports against a file it did not begin with.
@@ -32,8 +33,8 @@ class Stores:
     incidents: IncidentStore
     runs: RunRegistry
     identity: str
-    narratives: NarrativeStore | None = None  # a day's written account (graph --use-llm)
-    notifications: NotificationStore | None = None  # incident events and their webhook deliveries
+    narratives: NarrativeStore  # each day's written account (graph.run --use-llm)
+    notifications: NotificationStore  # the incident events' outbox and their webhook deliveries
 
     def close(self) -> None:
         self.db.conn.close()
