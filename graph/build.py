@@ -1,12 +1,16 @@
 """The only place that knows the wiring: the daily monitoring cycle as a LangGraph StateGraph.
 
-    START -> load_day -> performance -> drift -> quality -> alert -> remediation -> act -> record -> (next day | END)
+    START -> load_day -> performance -> drift -> quality -> alert -> remediation -> narrate -> notify -> act
+          -> record -> (next day | END)
 
 - No labels today: load_day routes to performance_estimated and drift routes to quality_unlabelled,
   which mark the label-based checks as skipped.
 - A monitoring node that raises goes, through its error handler, to its fallback (last known value,
   cheaper test, rule-based policy); the handler records which node fell back and why, and the day
   still completes.
+- narrate (with --use-llm) and notify talk to services outside mlmon; they never fail the day (an LLM
+  that fails leaves the deterministic text, a webhook that fails leaves its events in the outbox), and
+  both store what they did before their checkpoint, so a replayed day neither asks nor sends twice.
 """
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ from graph.state import MonitorState
 from nodes.alert import alert, alert_fallback
 from nodes.base import degraded_mark
 from nodes.drift import drift, drift_fallback
+from nodes.narrate import narrate
+from nodes.notify import notify
 from nodes.performance import performance, performance_estimated, performance_fallback
 from nodes.quality import quality, quality_fallback, quality_unlabelled
 from nodes.remediation import remediation, remediation_fallback
@@ -58,6 +64,8 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None):
     g.add_node("alert_fallback", alert_fallback)
     g.add_node("remediation", remediation, retry_policy=STORE_RETRY, error_handler=fall_back_to("remediation_fallback"))
     g.add_node("remediation_fallback", remediation_fallback, retry_policy=STORE_RETRY)
+    g.add_node("narrate", narrate, retry_policy=STORE_RETRY)
+    g.add_node("notify", notify, retry_policy=STORE_RETRY)
     g.add_node("act", act, retry_policy=STORE_RETRY)
     g.add_node("record", record, retry_policy=STORE_RETRY)
 
@@ -73,7 +81,9 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None):
     for node in ("alert", "alert_fallback"):
         g.add_edge(node, "remediation")
     for node in ("remediation", "remediation_fallback"):
-        g.add_edge(node, "act")
+        g.add_edge(node, "narrate")
+    g.add_edge("narrate", "notify")
+    g.add_edge("notify", "act")
     g.add_edge("act", "record")
     g.add_conditional_edges("record", route_next_day, ["load_day", "__end__"])
     return g.compile(checkpointer=checkpointer)

@@ -24,6 +24,8 @@ class RunContext:
     faults: dict = field(default_factory=dict)  # MLMON_FAULT: node -> days to raise on
     kills: dict = field(default_factory=dict)  # MLMON_KILL: step -> days to SIGKILL the process after
     keep_days: int | None = None  # row-level predictions kept for the newest N days only (None: all)
+    narrator: object | None = None  # nodes.llm.Narrator with --use-llm (None: no narratives)
+    notifier: object | None = None  # nodes.webhooks.Notifier with --notify-webhook (None: events are only queued)
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
     timings: dict = field(default_factory=dict)  # node -> ms, for the day in flight
     cycle_started: float | None = None  # perf_counter at the end of the day's load_day

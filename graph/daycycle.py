@@ -29,7 +29,7 @@ def load_day(state: dict, context) -> dict:
     served = context.source.serve(state, context)
     context.cycle_started = time.perf_counter()
     return {**served, "performance": {}, "drift": {}, "quality": {}, "alerts": {}, "remediation": {}, "outcome": {},
-            "degraded": [], "skipped": []}
+            "narrative": {}, "incident_events": [], "degraded": [], "skipped": []}
 
 
 @graph_step("act", inject_faults=False)
@@ -64,6 +64,7 @@ def day_summary(state: dict) -> dict:
         "model_version": info.get("model_version"), "n_rows": info.get("n_rows"), "n_labelled": info.get("n_labelled"),
         "true_accuracy": info.get("true_accuracy"), "counterfactual_accuracy": info.get("counterfactual_accuracy"),
         "events": info.get("events", []) + outcome.get("events", []),
+        **({"narrative": state["narrative"]} if state.get("narrative") else {}),  # absent: runs without --use-llm read as before
     }
 
 
@@ -85,11 +86,13 @@ def record(state: dict, runtime) -> dict:
         "true_accuracy": summary["true_accuracy"], "counterfactual_accuracy": summary["counterfactual_accuracy"],
     })
     # The monitoring cycle: wall time from the end of load_day to here (the five nodes or their
-    # fallbacks, their checkpoints, record's writes) minus the world's answer to the action (act).
+    # fallbacks, their checkpoints, record's writes) minus the world's answer to the action (act) and
+    # the outside services' (the LLM's narrative, the webhooks).
     # None when the day began before a crash: its start is not known.
     cycle_ms = None
     if context.cycle_started is not None:
-        cycle_ms = (time.perf_counter() - context.cycle_started) * 1000.0 - context.timings.get("act", 0.0)
+        cycle_ms = (time.perf_counter() - context.cycle_started) * 1000.0 - sum(
+            context.timings.get(step, 0.0) for step in ("act", "narrate", "notify"))
     context.stores.metrics.store_day_summary(state["run_id"], state["model"], day, summary, cycle_ms)
     if context.keep_days is not None:  # retention: the day's findings stay, its oldest raw rows go
         context.stores.predictions.drop_days_before(state["run_id"], state["model"], day - context.keep_days + 1)

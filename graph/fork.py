@@ -104,7 +104,8 @@ def fork_run(output_dir: Path, run_id: str, model: str, day: int, action: str | 
                 incident, chosen.label, {"status": "decided"}, run_id=new_run_id, model_id=model, day=day,
                 justification=state["remediation"]["justification"], policy=FORK_POLICY, cost=cost.dollars,
                 downtime_hours=cost.downtime_hours)
-            # The fork's thread begins as if its remediation step had just decided day N: next comes `act`.
+            # The fork's thread begins as if its remediation step had just decided day N: next come narrate,
+            # notify and `act`.
             graph.update_state(target, state, as_node="remediation")
         log.info("forked %s (%s, day %d) into %s: %s instead of %s", run_id, model, day, new_run_id,
                  chosen.label, decided["action"])

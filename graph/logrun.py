@@ -14,6 +14,8 @@ from pathlib import Path
 
 from graph.errors import RunRefused
 from graph.sources import LogSource, log_baseline
+from nodes.llm import DEFAULT_TIMEOUT as DEFAULT_LLM_TIMEOUT
+from nodes.webhooks import DEFAULT_TIMEOUT as DEFAULT_NOTIFY_TIMEOUT
 from stores.ingest import STORE_MODES, IngestResult, LogError, LogInput, ResolvedLog, ingest, open_log, resolve
 from stores.logschema import LogSchema, SchemaError, build_schema
 from stores.predictions import REFERENCE_PERIOD
@@ -37,6 +39,11 @@ class LogRunConfig:
     store: str = "rows"
     keep_days: int | None = None  # rows mode: keep the rows of the newest N periods only
     force: bool = False
+    use_llm: bool = False  # narrate the periods worth telling with an LLM (a setting of the run)
+    llm: object | None = field(default=None, repr=False, compare=False)  # a LangChain chat model instead of ChatOpenAI
+    llm_timeout: float = DEFAULT_LLM_TIMEOUT
+    notify_webhooks: list[str] = field(default_factory=list, repr=False)  # URLs may hold secrets: never stored or shown
+    notify_timeout: float = DEFAULT_NOTIFY_TIMEOUT
     days: int = 0  # complete periods, known once the log is read
     _input: LogInput | None = field(default=None, repr=False)
     _resolved: ResolvedLog | None = field(default=None, repr=False)
@@ -84,7 +91,7 @@ class LogRunConfig:
                             "period": s.period, "reference_until": s.reference_until,
                             "reference_rows": s.reference_rows, "decision_threshold": s.decision_threshold,
                             "cost_per_error": s.cost_per_error, "sla_accuracy": s.sla_accuracy},
-                "columns": self._resolved.settings()}
+                "columns": self._resolved.settings(), **({"use_llm": True} if self.use_llm else {})}
 
     def settings_clash(self, stored: dict) -> str:
         now = self.settings()
@@ -159,9 +166,11 @@ def log_config(log, schema: LogSchema | dict | str | Path | None = None, **optio
     """A LogRunConfig from a schema (a LogSchema, a TOML file, or a dict of its keys) and options.
 
     Options that are schema keys (timestamp_col, score_col, ..., period, reference_until) override the
-    schema's; the others (output_dir, run_id, policy, store, keep_days, force) are the run's.
+    schema's; the others (output_dir, run_id, policy, store, keep_days, force, use_llm, llm, llm_timeout,
+    notify_webhooks, notify_timeout) are the run's.
     """
-    run_keys = {"output_dir", "run_id", "policy", "store", "keep_days", "force"}
+    run_keys = {"output_dir", "run_id", "policy", "store", "keep_days", "force", "use_llm", "llm", "llm_timeout",
+                "notify_webhooks", "notify_timeout"}
     run_options = {k: options.pop(k) for k in list(options) if k in run_keys}
     flag_names = {"timestamp_col": "timestamp", "score_col": "score", "prediction_col": "prediction",
                   "label_col": "label", "group_col": "group", "model_version_col": "model_version",
@@ -187,8 +196,9 @@ def monitor_log(log, schema: LogSchema | dict | str | Path | None = None, **opti
     `group_col`, `features`, `period`, `reference_until` or `reference_rows`, ...), as a dict, a TOML
     file or keyword arguments. Run options: `output_dir` (default simulation_results/), `run_id`
     (default log-<model id>), `policy` (default ppo; its recommendations are recorded, never applied),
-    `store` (rows | summaries), `keep_days`, `force`. Calling it again with a grown log monitors only
-    the new periods.
+    `store` (rows | summaries), `keep_days`, `force`; `use_llm` (narratives by ChatOpenAI, or by `llm`, any
+    LangChain chat model), `notify_webhooks` (URLs that receive incident events). Calling it again with a
+    grown log monitors only the new periods.
 
     >>> import numpy as np, pandas as pd, tempfile
     >>> rng = np.random.default_rng(0)

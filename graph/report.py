@@ -34,10 +34,36 @@ def model_report(stores: Stores, run_id: str, model: str, config: dict) -> dict:
             "degraded": s["degraded"], "skipped": s["skipped"],
             "model_version": s["model_version"], "true_accuracy": s["true_accuracy"],
             "counterfactual_accuracy": s["counterfactual_accuracy"], "events": s["events"], "cycle_ms": s["cycle_ms"],
+            **narrative(s),
         })
     return {"run_id": run_id, "model": model, "scenario": config["scenario"],
             "scenario_params": {k: config.get(k) for k in ("onset", "severity")}, "seed": config["seed"],
-            "policy": config["policy"], "days": days, "summary": summarise(days, spec, stores, run_id, model)}
+            "policy": config["policy"], "days": days,
+            "summary": {**summarise(days, spec, stores, run_id, model), **narrative_summary(days)}}
+
+
+def narrative(summary: dict) -> dict:
+    """A day's narrative, if it has one (--use-llm): absent otherwise, so other runs report as they always did."""
+    return {"narrative": summary["narrative"]} if summary.get("narrative") else {}
+
+
+def narrative_summary(days: list[dict]) -> dict:
+    """How many narratives the LLM wrote, and why the deterministic text stood in for the others."""
+    sources = [d["narrative"]["source"] for d in days if d.get("narrative")]
+    if not sources:
+        return {}
+    fallbacks = [s for s in sources if s != "llm"]
+    return {"narratives": {"llm": len(sources) - len(fallbacks), "deterministic": len(fallbacks),
+                           "deterministic_reasons": dict(Counter(s.removeprefix("deterministic (").removesuffix(")")
+                                                                 for s in fallbacks))}}
+
+
+def notifications(stores: Stores, run_id: str) -> dict:
+    """Each webhook target's delivery status (only for runs that have targets): what it has not accepted, and why."""
+    status = stores.notifications.status(run_id)
+    if not status:
+        return {}
+    return {"notifications": {"events": len(stores.notifications.events(run_id)), "targets": status}}
 
 
 def online_learning(stores: Stores, run_id: str) -> dict | None:
@@ -96,9 +122,9 @@ def build_report(stores: Stores, run_id: str, config: dict) -> dict:
     reports = [model_report(stores, run_id, m, config) for m in config["models"]]
     learning = online_learning(stores, run_id) if config["policy"] == "ppo" else None
     if len(reports) == 1:
-        return {**reports[0], "online_learning": learning}
+        return {**reports[0], "online_learning": learning, **notifications(stores, run_id)}
     return {"run_id": run_id, "models": reports, "scenario": config["scenario"], "seed": config["seed"],
-            "policy": config["policy"], "online_learning": learning}
+            "policy": config["policy"], "online_learning": learning, **notifications(stores, run_id)}
 
 
 def build_log_report(stores: Stores, run_id: str, settings: dict) -> dict:
@@ -117,7 +143,7 @@ def build_log_report(stores: Stores, run_id: str, settings: dict) -> dict:
             "drifted_features": s["drifted_features"], "performance_status": s["performance_status"],
             "alerts": s["alerts"], "incident": s["incident"], "recommendation": s["action"], "policy": s["policy"],
             "justification": s["justification"], "degraded": s["degraded"], "skipped": s["skipped"],
-            "model_version": s["model_version"], "cycle_ms": s["cycle_ms"]})
+            "model_version": s["model_version"], "cycle_ms": s["cycle_ms"], **narrative(s)})
     reference = periods.get(-1, {})
     labelled = [d["accuracy"] for d in days if d["accuracy"] is not None and not d["accuracy_estimated"]]
     estimated = [d["accuracy"] for d in days if d["accuracy"] is not None and d["accuracy_estimated"]]
@@ -135,9 +161,11 @@ def build_log_report(stores: Stores, run_id: str, settings: dict) -> dict:
         "degraded_periods": sum(1 for d in days if d["degraded"]),
         "median_cycle_ms": round(statistics.median(cycles), 3) if cycles else None,
         "note": "remediations are recommendations: nothing was applied to the model",
+        **narrative_summary(days),
     }
     return {"run_id": run_id, "model": model, "source": "log", "store": settings["store"], "policy": settings["policy"],
-            "mapping": settings["mapping"], "columns": settings["columns"], "days": days, "summary": summary}
+            "mapping": settings["mapping"], "columns": settings["columns"], "days": days, "summary": summary,
+            **notifications(stores, run_id)}
 
 
 def write_report(report: dict, path: Path, force: bool = False) -> bool:

@@ -9,6 +9,7 @@ examples:
   python -m graph.run --model all --scenario sudden_shift --days 40
   python -m graph.run --run-id nightly --output-dir out  after a crash, the same command resumes the run
   python -m graph.run --resume --output-dir out          resume the newest unfinished run in out/
+  python -m graph.run --use-llm --notify-webhook URL     narratives by an LLM; incidents posted to a webhook
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from graph.errors import RunError, RunRefused  # noqa: E402
 from graph.runner import MAX_DAYS, RUN_ID, RUN_ID_RULE, RunConfig, execute, validate_output_dir, validate_settings  # noqa: E402
+from nodes.llm import BASE_URL_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT as DEFAULT_LLM_TIMEOUT, KEY_VAR, MODEL_VAR  # noqa: E402
+from nodes.webhooks import DEFAULT_TIMEOUT as DEFAULT_NOTIFY_TIMEOUT, check_webhook_url  # noqa: E402
 from nodes.faults import ENV_VAR as FAULT_ENV_VAR  # noqa: E402
 from nodes.faults import KILL_VAR  # noqa: E402
 from rl.policies import POLICY_NAMES, SHIPPED_POLICY  # noqa: E402
@@ -53,7 +56,8 @@ from stores.runs import read_run  # noqa: E402
 # The learned policy is the default once one is shipped (rl/trained/); the playbook otherwise.
 DEFAULTS = {"model": DEFAULT_MODEL, "scenario": DEFAULT_SCENARIO, "days": 30, "seed": 0,
             "policy": "ppo" if SHIPPED_POLICY.exists() else "rules",
-            "onset": None, "severity": None, "keep_days": None}
+            "onset": None, "severity": None, "keep_days": None, "use_llm": False}
+WEBHOOKS_VAR = "MLMON_NOTIFY_WEBHOOKS"  # webhook URLs, space-separated: out of the process list and shell history
 
 log = logging.getLogger("mlmon")
 
@@ -75,6 +79,33 @@ def name_list(text: str) -> list[str]:
     if not all(names):
         raise argparse.ArgumentTypeError(f"{text!r} has an empty name; write a,b,c")
     return names
+
+
+def webhook_arg(text: str) -> str:
+    try:
+        check_webhook_url(text)
+    except ValueError as exc:  # the message never repeats the URL, which may hold a secret
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--notify-webhook: ")) from None
+    return text
+
+
+def seconds_arg(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+
+
+def webhooks(args: argparse.Namespace) -> list[str]:
+    """--notify-webhook URLs, then those in MLMON_NOTIFY_WEBHOOKS."""
+    return [*(args.notify_webhook or []), *os.environ.get(WEBHOOKS_VAR, "").split()]
+
+
+def outbound_options(args: argparse.Namespace) -> dict:
+    """The run options for the LLM and the webhooks (none of them a setting but use_llm)."""
+    return {"llm_timeout": args.llm_timeout if args.llm_timeout is not None else DEFAULT_LLM_TIMEOUT,
+            "notify_webhooks": webhooks(args),
+            "notify_timeout": args.notify_timeout if args.notify_timeout is not None else DEFAULT_NOTIFY_TIMEOUT}
 
 
 def period_arg(text: str) -> str | int:
@@ -105,7 +136,7 @@ def log_run_config(args: argparse.Namespace):
                "reference_until": args.reference_until, "reference_rows": args.reference_rows, "period": args.period}
     config = log_config(args.log, args.schema, output_dir=args.output_dir, run_id=args.run_id,
                         policy=args.policy or DEFAULTS["policy"], store=args.store or "rows", keep_days=args.keep_days,
-                        force=args.force, **mapping)
+                        force=args.force, use_llm=bool(args.use_llm), **outbound_options(args), **mapping)
     validate_output_dir(config.output_dir)
     validate_settings(config)
     return config
@@ -137,6 +168,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true",
                    help="overwrite the run's report if it exists with other content (never needed otherwise)")
     p.add_argument("--resume", action="store_true", help="resume the newest unfinished run in --output-dir")
+    out = p.add_argument_group(
+        "narratives and notifications",
+        f"--use-llm asks an OpenAI-compatible chat model ({KEY_VAR}; {BASE_URL_VAR} for another server, local ones "
+        f"included; {MODEL_VAR}, default {DEFAULT_MODEL}) for a narrative of each day with an open incident or an "
+        "action, and a justification of the action. The policy alone decides; any LLM failure leaves mlmon's "
+        "deterministic text, and the report says which wrote each narrative.")
+    out.add_argument("--use-llm", action="store_true", default=None,
+                     help="narrate the days worth telling with an LLM (a setting of the run: resuming keeps it)")
+    out.add_argument("--llm-timeout", type=seconds_arg, metavar="S",
+                     help=f"seconds a day may wait for its narrative, retries included (default {DEFAULT_LLM_TIMEOUT:g})")
+    out.add_argument("--notify-webhook", type=webhook_arg, action="append", metavar="URL",
+                     help="POST each new, escalated and resolved incident to URL as JSON with a Slack-compatible "
+                          f"'text' (repeatable; or space-separated in {WEBHOOKS_VAR}, which keeps the URLs out of "
+                          "the process list). URLs are never stored: give them again when resuming")
+    out.add_argument("--notify-timeout", type=seconds_arg, metavar="S",
+                     help=f"seconds a delivery round may take, retries included (default {DEFAULT_NOTIFY_TIMEOUT:g})")
     log = p.add_argument_group(
         "monitoring your own log (--log)",
         "Each complete period of the log (a day, a week or N rows after the reference period) runs through the "
@@ -197,6 +244,7 @@ def resolve_config(args: argparse.Namespace):
         previous = stored["config"]
         settings.update({k: previous.get(k) for k in ("scenario", "days", "seed", "policy", "onset", "severity",
                                                       "keep_days")})
+        settings["use_llm"] = bool(previous.get("use_llm"))
         settings["model"] = "all" if len(previous["models"]) > 1 else previous["models"][0]
         clash = {k: v for k, v in given.items() if settings[k] != v}
         if clash:
@@ -207,7 +255,7 @@ def resolve_config(args: argparse.Namespace):
     config = RunConfig(models=models, scenario=settings["scenario"], days=settings["days"], seed=settings["seed"],
                        policy=settings["policy"], output_dir=args.output_dir, run_id=run_id,
                        onset=settings["onset"], severity=settings["severity"], keep_days=settings["keep_days"],
-                       force=args.force)
+                       force=args.force, use_llm=settings["use_llm"], **outbound_options(args))
     validate_settings(config)
     validate_output_dir(config.output_dir)
     return config
@@ -294,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         logging.basicConfig(level=logging.INFO if args.quiet else logging.WARNING,
                             format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per LLM request is noise in a run's log
         config = resolve_config(args)
     except (ValueError, RunError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -319,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress.console.print(message)
                 if data["status"] in ("started", "resumed", "extended"):
                     tasks[data["model"]] = progress.add_task(data["model"], total=data["days"], completed=data["day"])
-        elif kind in ("learning", "ingest") and "status" in data:
+        elif kind in ("learning", "ingest", "narration", "notifications") and "status" in data:
             log.info(data["status"])
             if progress is not None:
                 progress.console.print(data["status"])
@@ -334,8 +383,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def stopped(why: str) -> str:
         where = ", ".join(f"{m} after day {d}" for m, d in reached.items()) or "before its first day"
-        return f"{why}: run {config.run_id} stopped {where} and can be resumed with: {resume_hint}"
+        return f"{why}: run {config.run_id} stopped {where} and can be resumed with: {resume_hint}{webhook_note}"
 
+    # Webhook URLs are never stored (they may hold secrets), so the resume command cannot carry them.
+    webhook_note = (f" (and the {len(config.notify_webhooks)} webhook URL(s) again: they are not stored)"
+                    if config.notify_webhooks else "")
     try:
         injected = {v: os.environ[v] for v in (FAULT_ENV_VAR, KILL_VAR) if os.environ.get(v)}
         if progress is None:
@@ -344,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 log.warning("%s=%s is set: injected faults are active", var, value)
         else:
             console.print(f"run [bold]{config.run_id}[/] in {config.output_dir}/")
-            console.print(f"  if interrupted, resume with: {resume_hint}", soft_wrap=True, markup=False)
+            console.print(f"  if interrupted, resume with: {resume_hint}{webhook_note}", soft_wrap=True, markup=False)
             for var, value in injected.items():
                 console.print(f"  [bold yellow]{var}={value}[/] is set: injected faults are active")
             progress.start()
@@ -366,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: run {config.run_id} failed: {type(exc).__name__}: {exc} "
-              f"(resume with: {resume_hint}; add --debug for the traceback)", file=sys.stderr)
+              f"(resume with: {resume_hint}{webhook_note}; add --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over either way: no traceback from here on

@@ -27,8 +27,12 @@ from graph.plots import plot_run
 from graph.errors import RunError, RunLocked, RunRefused
 from graph.preflight import CHECKPOINT_FILE
 from graph.report import build_report, write_report
+from nodes.llm import DEFAULT_TIMEOUT as DEFAULT_LLM_TIMEOUT
+from nodes.llm import make_narrator
 from nodes.memory import empty_memory
 from nodes import faults
+from nodes.webhooks import DEFAULT_TIMEOUT as DEFAULT_NOTIFY_TIMEOUT
+from nodes.webhooks import Notifier, check_webhook_url
 from rl.policies import POLICY_NAMES, make_policy
 from graph.sources import SimulationSource
 from simulator.catalog import get_model
@@ -45,6 +49,7 @@ RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 RUN_ID_RULE = "must be letters, digits, '.', '_' or '-' (1 to 100, the first a letter or digit: it names files)"
 MAX_DAYS = 365  # a simulated year; longer runs belong to log monitoring, where periods come from the data
 MAX_SEED = 2**63 - 1  # seeds are stored as SQLite integers and checkpointed as msgpack ints
+MAX_OUTBOUND_TIMEOUT = 600.0  # seconds: the most a day may wait for the LLM, or a round for the webhooks
 
 
 @dataclass
@@ -60,6 +65,11 @@ class RunConfig:
     severity: float | None = None
     keep_days: int | None = None  # keep row-level predictions of only the newest N days (None: all)
     force: bool = False  # overwrite a report that exists with other content (not a setting of the run)
+    use_llm: bool = False  # narrate the days worth telling with an LLM (a setting: a resume narrates too)
+    llm: object | None = field(default=None, repr=False, compare=False)  # a LangChain chat model instead of ChatOpenAI
+    llm_timeout: float = DEFAULT_LLM_TIMEOUT  # seconds a day may wait for its narrative, retries included
+    notify_webhooks: list[str] = field(default_factory=list, repr=False)  # URLs may hold secrets: never stored or shown
+    notify_timeout: float = DEFAULT_NOTIFY_TIMEOUT  # seconds a delivery round may take
 
     def settings(self) -> dict:
         """What identifies the run's results (resuming with other settings is refused)."""
@@ -67,6 +77,8 @@ class RunConfig:
                     "policy": self.policy, "onset": self.onset, "severity": self.severity}
         if self.keep_days is not None:  # absent rather than None, so runs registered before it compare equal
             settings["keep_days"] = self.keep_days
+        if self.use_llm:  # absent when off, for the same reason
+            settings["use_llm"] = True
         return settings
 
     def world_scenario(self):
@@ -158,6 +170,11 @@ def validate_settings(config) -> None:
         raise ValueError(f"unknown policy {config.policy!r}; choose from {', '.join(POLICY_NAMES)}")
     if config.keep_days is not None and config.keep_days < 1:
         raise ValueError(f"--keep-days must be at least 1, not {config.keep_days}")
+    for name, value in (("--llm-timeout", config.llm_timeout), ("--notify-timeout", config.notify_timeout)):
+        if not 0 < value <= MAX_OUTBOUND_TIMEOUT:
+            raise ValueError(f"{name} must be more than 0 and at most {MAX_OUTBOUND_TIMEOUT:g} seconds, not {value:g}")
+    for url in config.notify_webhooks:
+        check_webhook_url(url)
     config.validate()
     faults.from_environment()
     faults.kills_from_environment()
@@ -191,7 +208,7 @@ def open_checkpointer(output_dir: Path) -> SqliteSaver:
 
 
 def thread_config(run_id: str, model: str, days: int) -> dict:
-    # Each day is 8-9 super-steps; leave room for fallbacks.
+    # Each day is 10-11 super-steps; leave room for fallbacks.
     return {"configurable": {"thread_id": f"{run_id}:{model}"}, "recursion_limit": 20 * days + 50}
 
 
@@ -212,7 +229,7 @@ def initial_state(config, model: str, source, stores_identity: str) -> dict:
 
 
 def run_model(config, model: str, stores: Stores, checkpointer: SqliteSaver,
-              on_event: Callable[[str, dict], None], policy) -> str:
+              on_event: Callable[[str, dict], None], policy, narrator=None, notifier=None) -> str:
     """Start, resume, extend (a log that grew) or skip one model's thread; returns what happened to it."""
     graph = build_graph(checkpointer)
     cfg = thread_config(config.run_id, model, config.days)
@@ -228,7 +245,7 @@ def run_model(config, model: str, stores: Stores, checkpointer: SqliteSaver,
     source.register(stores, config.run_id)
     context = RunContext(stores=stores, schema=source.schema, policy=policy, source=source,
                          faults=faults.from_environment(), kills=faults.kills_from_environment(),
-                         keep_days=config.keep_days)
+                         keep_days=config.keep_days, narrator=narrator, notifier=notifier)
     if status == "new":
         inputs, first_day = initial_state(config, model, source, stores.identity), 0
     else:
@@ -327,6 +344,25 @@ def learn_from_run(config, stores: Stores, on_event: Callable[[str, dict], None]
         raise RunRefused(str(exc)) from None
 
 
+def outside_services(config, stores: Stores, on_event: Callable[[str, dict], None]):
+    """The run's narrator (--use-llm) and webhook notifier (--notify-webhook), or None for each."""
+    narrator = notifier = None
+    if getattr(config, "use_llm", False):
+        narrator = make_narrator(config.llm, config.llm_timeout)
+        on_event("narration", {"status": f"narratives: {narrator.model_name}" if narrator.unavailable is None else
+                               f"narratives: {narrator.unavailable}, so mlmon's deterministic text is used"})
+    if getattr(config, "notify_webhooks", None):
+        notifier = Notifier(config.notify_webhooks, config.notify_timeout, kills=faults.kills_from_environment())
+        notifier.register(stores, config.run_id)
+    return narrator, notifier
+
+
+def notification_status(stores: Stores, run_id: str) -> str:
+    parts = [f"{t['target']}: {t['delivered']} delivered" + (f", {len(t['undelivered'])} not delivered" if t["undelivered"] else "")
+             for t in stores.notifications.status(run_id)]
+    return "notifications: " + "; ".join(parts)
+
+
 def _execute(config, plan: preflight.Plan, policy, on_event: Callable[[str, dict], None]) -> RunOutputs:
     databases = (config.output_dir / STORES_FILE, config.output_dir / CHECKPOINT_FILE)
     created = [path for path in databases if not path.exists()]
@@ -348,7 +384,12 @@ def _execute(config, plan: preflight.Plan, policy, on_event: Callable[[str, dict
         stores.runs.start(config.run_id, config.settings())
         if config.policy == "ppo":
             stores.runs.record_policy(config.run_id, policy.data, policy.source)
-        threads = {m: run_model(config, m, stores, checkpointer, on_event, policy) for m in config.models}
+        narrator, notifier = outside_services(config, stores, on_event)
+        threads = {m: run_model(config, m, stores, checkpointer, on_event, policy, narrator, notifier)
+                   for m in config.models}
+        if notifier is not None:  # the run's end: paused webhooks get their events once more
+            notifier.deliver(stores, config.run_id, final=True)
+            on_event("notifications", {"status": notification_status(stores, config.run_id)})
         finished_before = plan.registered is not None and plan.registered["status"] == "finished"
         if config.learns and not finished_before:  # a finished run learned once already
             on_event("learning", {"status": "updating the policy from this run (online learning)"})
@@ -359,7 +400,9 @@ def _execute(config, plan: preflight.Plan, policy, on_event: Callable[[str, dict
                                   f"days -> {learned['policy']} (started from {learned['started_from']})"})
         report = config.report(stores)
         report_path = config.output_dir / f"final_report_{config.run_id}.json"
-        rewritten = write_report(report, report_path, force=config.force or config.report_may_change)
+        # Delivery status is live: a webhook that failed and works now changes a finished run's report.
+        delivered_now = notifier is not None and notifier.tried > 0
+        rewritten = write_report(report, report_path, force=config.force or config.report_may_change or delivered_now)
         plots = []
         for model_report in report.get("models", [report]):
             suffix = "" if len(config.models) == 1 else f"_{model_report['model']}"

@@ -29,6 +29,8 @@ class MonitorState(TypedDict, total=False):
     quality: dict
     alerts: dict
     remediation: dict
+    narrative: dict  # with --use-llm, on a day worth telling: {"text", "justification", "source", "llm_model"}
+    incident_events: list  # [{"event", "incident_id"}] the incident opened, escalated or resolved today
     outcome: dict  # what the action did (simulation: cost, reward, counterfactual accuracy)
     degraded: list  # [{"node", "reason"}] fallbacks taken today
     skipped: list  # checks routed around today (e.g. label-based metrics with no labels)

@@ -4,10 +4,11 @@ Set MLMON_FAULT to a comma-separated list of `node` (every day), `node@D` (day D
 (days A to B), e.g. `MLMON_FAULT=drift@5,quality`. Nodes: performance, drift, quality, alert,
 remediation. The injected error says it was injected, so a report never mistakes it for a bug.
 
-For crash tests, MLMON_KILL (same syntax, also accepting the steps load_day, act and record) makes
-the process SIGKILL itself right after that step's store writes and before its checkpoint: the
-worst moment, as the day's rows are written but the graph does not know it. `learning` kills the
-process as its end-of-run policy update begins (every day is done, the policy not yet saved).
+For crash tests, MLMON_KILL (same syntax, also accepting the steps load_day, narrate, notify, act and
+record) makes the process SIGKILL itself right after that step's store writes and before its checkpoint:
+the worst moment, as the day's rows are written but the graph does not know it. `learning` kills the
+process as its end-of-run policy update begins (every day is done, the policy not yet saved);
+`deliver` right after a webhook accepted one of the day's incident events, before that is recorded.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import os
 import signal
 
 NODES = ("performance", "drift", "quality", "alert", "remediation")
-STEPS = ("load_day", *NODES, "act", "record", "learning")  # learning: as the run's online policy update starts
+STEPS = ("load_day", *NODES, "narrate", "notify", "act", "record", "learning", "deliver")
 ENV_VAR = "MLMON_FAULT"
 KILL_VAR = "MLMON_KILL"
 

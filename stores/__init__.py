@@ -1,4 +1,5 @@
-"""The three stores (predictions, metrics, incidents) in one SQLite file, and the run registry beside them.
+"""The three stores (predictions, metrics, incidents) in one SQLite file, and beside them the run registry,
+the days' narratives and the incident notifications' outbox.
 
 Each stores file carries an identity (a random id made when the file is created) that every
 checkpoint thread records, so a run never resumes or reports against a file it did not begin with.
@@ -14,6 +15,8 @@ import sqlite_utils
 from stores.db import MLMON_APPLICATION_ID, StoreError, check_integrity, check_sqlite_file, open_database
 from stores.incidents import IncidentStore
 from stores.metrics import MetricsStore
+from stores.narratives import NarrativeStore
+from stores.notifications import NotificationStore
 from stores.predictions import PredictionStore
 from stores.runs import RunRegistry
 
@@ -30,6 +33,8 @@ class Stores:
     incidents: IncidentStore
     runs: RunRegistry
     identity: str
+    narratives: NarrativeStore  # each day's written account (graph.run --use-llm)
+    notifications: NotificationStore  # the incident events' outbox and their webhook deliveries
 
     def close(self) -> None:
         self.db.conn.close()
@@ -74,7 +79,8 @@ def open_stores(path: Path | str, read_only: bool = False, check: bool = False) 
     db = open_database(path, read_only=read_only)
     try:
         return Stores(db, PredictionStore(db, create=not read_only), MetricsStore(db), IncidentStore(db),
-                      RunRegistry(db, create=not read_only), _identity(db, read_only))
+                      RunRegistry(db, create=not read_only), _identity(db, read_only),
+                      NarrativeStore(db, create=not read_only), NotificationStore(db, create=not read_only))
     except StoreError:
         db.conn.close()
         raise

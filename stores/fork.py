@@ -1,7 +1,7 @@
 """Copying a run's first days under a new run id, for a fork, and recording in the registry where it came from.
 
 A fork shares its parent's days before the fork day: their prediction log, reference windows,
-metrics, day summaries and decisions are copied row for row under the fork's run id, so the fork's
+metrics, day summaries, decisions and narratives are copied row for row under the fork's run id, so the fork's
 report is complete and reads the same as the parent's up to that day.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def copy_days(stores: Stores, source: str, target: str, model: str, fork_day: in
         counts["predictions"] = _copy(stores, _table("predictions", model), source, target, "day <= ?", (fork_day,))
         marks = ", ".join("?" * len(versions))
         counts["reference"] = _copy(stores, _table("reference", model), source, target, f"version IN ({marks})", tuple(versions))
-        for table in ("metrics", "day_summaries", "remediation_actions"):
+        for table in ("metrics", "day_summaries", "remediation_actions", "narratives"):
             counts[table] = _copy(stores, table, source, target, "model_id = ? AND day < ?", (model, fork_day))
     return counts
 
