@@ -1,13 +1,15 @@
 """mlmon-tui: watch the monitoring graph run live, pause and step it, travel back through its checkpoints, fork it.
 
-The app holds the run on screen as plain data (tui.live) and drives at most one run at a time in a
-worker thread (tui.session) through graph.runner, the same code as `python -m graph.run`. Worker
-messages update the data; a 20 Hz timer repaints what changed, so a burst of steps costs one frame.
+The app holds the run on screen as plain data (tui.live) and drives at most one run at a time, in its
+own process (tui.session, tui.run_process), through graph.runner, the same code as `python -m graph.run`.
+A worker thread relays the run's events as messages that update the data; a 20 Hz timer repaints what
+changed, so a burst of steps costs one frame.
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -16,7 +18,7 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from graph.control import DAY_END_STEP, RunControl
+from graph.control import DAY_END_STEP
 from graph.run import resolve_config
 from graph.runner import RunConfig, RunError
 from stores import StoreError
@@ -31,7 +33,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.new_run import NewRunScreen
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
-from tui.session import RunSession, follow
+from tui.session import RemoteControl, RunProcess, follow
 
 SPEEDS = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0]  # seconds of pause after each day; 0 = as fast as the graph goes
 FRAME = 1 / 20  # repaint rate cap: a burst of graph steps costs one frame
@@ -55,7 +57,10 @@ class MlmonApp(App):
         self.initial_config, self.start_error, self.start_paused = config, start_error, paused
         self.layout = load_layout()
         self.view: RunView | None = None
-        self.control: RunControl | None = None
+        self.control: RemoteControl | None = None
+        self.process: RunProcess | None = None  # the live run's process
+        # The run processes' stdout and stderr: never the terminal the UI draws on. Removed at the end if empty.
+        self.child_log = Path(tempfile.gettempdir()) / f"mlmon-tui-{os.getpid()}.log"
         self.live = False  # a run of ours is in the worker
         self.pending: tuple | None = None  # (config, fork) to start once the live run has stopped
         self.quitting = False
@@ -74,9 +79,6 @@ class MlmonApp(App):
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        # The graph thread and the UI share the GIL: hand it over every 1 ms instead of 5 ms, so a key press
-        # is answered within a few slices even while a day's rows are being written.
-        sys.setswitchinterval(0.001)
         self.set_interval(FRAME, self._paint)
         if self.initial_config is not None:
             self.start_run(self.initial_config)
@@ -120,13 +122,18 @@ class MlmonApp(App):
         entry = read_entry(config.output_dir, config.run_id)
         if entry and entry.get("forked_from"):
             self._attach_parent(view, entry["forked_from"])
+        try:
+            process = RunProcess(config, self.post_message, paused=self.start_paused, delay=SPEEDS[self.speed],
+                                 fork=fork, log_path=self.child_log)
+        except OSError as exc:
+            self.notify(f"error: the run's process could not start: {exc}", severity="error", timeout=12)
+            return
         self.view, self.past, self.selected = view, None, None
-        self.control = RunControl(paused=self.start_paused, delay=SPEEDS[self.speed])
+        self.process, self.control = process, process.control
         self.start_paused = False
         self.live = True
         self.day_times.clear()
-        session = RunSession(config, self.control, self.post_message)
-        self.run_worker(lambda: session.run(fork), thread=True, exclusive=True, group="run", name=f"run {config.run_id}")
+        self.run_worker(process.relay, thread=True, exclusive=True, group="run", name=f"run {config.run_id}")
         self._show(RunScreen(self.layout))
 
     def _attach_parent(self, view: RunView, parent: dict) -> None:
@@ -460,17 +467,22 @@ class MlmonApp(App):
             self.notify("this run is not a fork (f forks from a past day)", severity="warning")
 
     def exit(self, *args, **kwargs) -> None:
-        # Whatever ends the app, a held or running graph thread must let go (it raises RunStopped at its
-        # next step), or the process would wait for it forever.
+        # Whatever ends the app, a held or running run stops at its next step, resumable.
         if self.control is not None:
             self.control.stop()
         self.following.set()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
-        if self.control is not None:  # the app is going away by any path (tests, errors): free the graph thread
-            self.control.stop()
+        # The app is going away by any path (quit, tests, errors): the run's process must not outlive it.
+        if self.process is not None:
+            self.process.close()
         self.following.set()
+        try:
+            if self.child_log.stat().st_size == 0:
+                self.child_log.unlink()
+        except OSError:
+            pass
 
     async def action_quit(self) -> None:
         if self.live and self.control is not None:
