@@ -24,6 +24,7 @@ class RunControl:
         self._changed = threading.Condition()
         self._paused = paused
         self._credits = 0  # days a step() lets through while paused
+        self._stepping = False  # the day in flight was let through by a step (so another step adds a day)
         self._stop = False
         self.delay = delay  # seconds to wait after each day (the UI's speed setting)
         self.waiting = False  # True while the graph is held at a day's end
@@ -39,20 +40,22 @@ class RunControl:
 
     def pause(self) -> None:
         with self._changed:
-            self._paused, self._credits = True, 0
+            self._paused, self._credits, self._stepping = True, 0, False
             self._changed.notify_all()
 
     def resume(self) -> None:
         with self._changed:
-            self._paused, self._credits = False, 0
+            self._paused, self._credits, self._stepping = False, 0, False
             self._changed.notify_all()
 
     def step(self) -> None:
-        """Run one day and pause at its end: the next day if the graph is held, else the day in flight."""
+        """Run one more day and pause at its end: the next day if the graph is held or stepping (so n quick
+        presses run n days, however the presses and the graph's thread interleave); if the run was going
+        freely, the day in flight."""
         with self._changed:
-            self._paused = True
-            if self.waiting:
+            if self.waiting or (self._paused and self._stepping):
                 self._credits += 1
+            self._paused = True
             self._changed.notify_all()
 
     def stop(self) -> None:
@@ -81,6 +84,7 @@ class RunControl:
                 self._changed.wait_for(lambda: self._stop or self._paused, timeout=self.delay)
             if not self._paused and not self._stop:
                 return
+            self._stepping = False
             self._hold(True)
             try:
                 self._changed.wait_for(lambda: self._stop or not self._paused or self._credits > 0)
@@ -90,3 +94,4 @@ class RunControl:
                 raise RunStopped()
             if self._credits > 0:
                 self._credits -= 1
+                self._stepping = True
