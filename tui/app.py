@@ -131,6 +131,7 @@ class MlmonApp(App):
             return
         self._set_view(view)
         self.process, self.control = process, process.control
+        view.message = "starting the run's process"  # an interpreter to start and the libraries to load: a few seconds
         self.start_paused = False
         self.live = True
         self.day_times.clear()
@@ -211,6 +212,7 @@ class MlmonApp(App):
             else:
                 model.status = PAUSED if self.control and self.control.paused else LIVE
                 model.days = data.get("days", model.days)  # a log run knows its periods once the log is read
+                view.message = ""  # the run's process is up (and a log's ingest is over)
                 model.start(self.layout, data["day"])
                 view.current = data["model"]
                 # the days before this start (a resumed run's, a fork's copied ones) come from the stores
@@ -313,7 +315,7 @@ class MlmonApp(App):
             return ("following" if model.status == FOLLOWING else model.status,
                     "read-only: another process runs it" if model.status == FOLLOWING else view.message)
         if model.status == PAUSED:
-            return "paused", "space resumes · s steps a day"
+            return "paused", f"space resumes · s steps a {model.unit}"
         if model.status == LIVE:
             rate = ""
             if len(self.day_times) >= 2:

@@ -78,7 +78,7 @@ def finding_lines(model: ModelRun, wide: bool = False) -> list[tuple[str, Text]]
         if incident:
             t = Text()
             t.append(incident.get("root_cause") or "?", style="bold")
-            t.append(f" since day {incident['opened_day']} ")
+            t.append(f" since {model.unit} {incident['opened_day']} ")
             t.append(incident.get("severity") or "", style=SEVERITY_STYLE.get(incident.get("severity"), ""))
             lines.append(("incident", t))
     if decision:
@@ -100,7 +100,7 @@ def finding_lines(model: ModelRun, wide: bool = False) -> list[tuple[str, Text]]
         lines.append(("outcome", t))
     if wide:  # room to spare: each open alert's message and what the reward was made of
         for kind, alert in ((alerts.get("open") or {}) if alerts else {}).items():
-            lines.append(("  alert", Text(f"{kind} since day {alert['opened_day']}: {alert.get('message', '')}", style="grey70")))
+            lines.append(("  alert", Text(f"{kind} since {model.unit} {alert['opened_day']}: {alert.get('message', '')}", style="grey70")))
         parts = outcome.get("reward_parts") if outcome else None
         if parts:
             lines.append(("  reward", Text("  ".join(f"{k.replace('_', ' ')} {v:+.1f}" for k, v in parts.items()), style="grey70")))
