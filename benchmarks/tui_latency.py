@@ -169,6 +169,7 @@ def main() -> int:
     size = tuple(int(v) for v in args.size.split("x"))
     rates = {"headless": [], "tui": []}
     latencies, missed = [], 0
+    load_before = os.getloadavg()[0]  # other work on the machine: the same for both sides, but it stretches latencies
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             rates["headless"].append(headless(args.days, Path(tmp) / f"h{r}", f"h{r}"))
@@ -177,12 +178,13 @@ def main() -> int:
             latencies += lat
             missed += miss
     latencies.sort()
-    if not latencies:
-        latencies = [float("nan")]
-    p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))] if latencies else float("nan")
-    print(f"{MODEL}, {args.days} days, rules policy, terminal {args.size}, {args.rounds} headless/TUI pairs")
-    print(f"key press -> screen answer: {len(latencies)} presses ({missed} unanswered within 10 s), "
-          f"median {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms")
+    print(f"{MODEL}, {args.days} days, rules policy, terminal {args.size}, {args.rounds} headless/TUI pairs; "
+          f"machine load (1-min average, {os.cpu_count()} cores) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    if latencies or missed:  # --no-keys measures days/s only
+        p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))] if latencies else float("nan")
+        print(f"key press -> screen answer: {len(latencies)} presses ({missed} unanswered within 10 s), "
+              f"median {statistics.median(latencies or [float('nan')]):.1f} ms, p95 {p95:.1f} ms, "
+              f"max {(latencies or [float('nan')])[-1]:.1f} ms")
     h, t = statistics.mean(rates["headless"]), statistics.mean(rates["tui"])
     print(f"days/s: headless {', '.join(f'{x:.2f}' for x in rates['headless'])} (mean {h:.2f}); "
           f"TUI {', '.join(f'{x:.2f}' for x in rates['tui'])} (mean {t:.2f}); TUI/headless {t / h:.3f} "

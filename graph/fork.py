@@ -33,6 +33,11 @@ class Fork:
     parent: dict  # {"run_id", "model", "day", "action", "parent_action"}
 
 
+def log_fork_refusal(run_id: str) -> str:
+    """Why a run over a user's log cannot be forked (the TUI offers no fork for one, and says this if asked)."""
+    return f"run {run_id} monitors a log: its actions were recommendations, there is no world to fork"
+
+
 def default_fork_id(run_id: str, day: int, action: str) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]", "-", f"{run_id}-fork-d{day}-{action}")[:100]
     return base
@@ -68,7 +73,7 @@ def fork_run(output_dir: Path, run_id: str, model: str, day: int, action: str | 
             raise RunError(f"no run {run_id} in {output_dir}")
         settings = parent["config"]
         if settings.get("source") == "log":
-            raise RunError(f"run {run_id} monitors a log: its actions were recommendations, there is no world to fork")
+            raise RunError(log_fork_refusal(run_id))
         if model not in settings["models"]:
             raise RunError(f"run {run_id} does not monitor {model} (it monitors {', '.join(settings['models'])})")
         if stores.runs.get(new_run_id) is not None:

@@ -142,7 +142,8 @@ def log_run_config(args: argparse.Namespace):
     return config
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's options (the TUI builds its new-run form and its own command line from them too)."""
     epilog = "scenarios:\n" + "\n".join(wrap(f"{s.name}: {s.description}") for s in SCENARIOS.values())
     epilog += ("\n\nfault injection (tests the fallback edges):\n"
                + wrap(f"{FAULT_ENV_VAR}=drift@5,quality@7-9,alert makes those nodes raise on those days (no @: every day)."))
@@ -211,7 +212,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           "labelled rows and findings (much smaller, no row-level queries)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or day lines; log lines only")
     p.add_argument("--debug", action="store_true", help="print the full traceback on failure")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def stored_run(args: argparse.Namespace) -> dict | None:

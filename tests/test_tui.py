@@ -48,6 +48,7 @@ def screen_text(app) -> str:
 def test_a_live_run_shows_steps_running_and_days_advancing(tmp_path, monkeypatch):
     """Node states change live from the graph's stream; a raised step's fallback edge lights up (MLMON_FAULT)."""
     monkeypatch.setenv("MLMON_FAULT", "drift@1")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # the run process's log file (it warns of the fault)
     seen: list[tuple[int | None, dict]] = []
 
     class Recording(MlmonApp):
@@ -65,6 +66,8 @@ def test_a_live_run_shows_steps_running_and_days_advancing(tmp_path, monkeypatch
             assert "FINISHED" in screen_text(app)
 
     asyncio.run(scenario())
+    (log_file,) = tmp_path.glob("mlmon-tui-*.log")  # the run process's stderr, kept since it is not empty
+    assert "MLMON_FAULT=drift@1 is set" in log_file.read_text()
     days = [d for d, _, _ in seen]
     assert days[0] == 0 and max(d for d in days if d is not None) == 2 and days == sorted(days)
     # each step was shown running before it was shown done
@@ -97,6 +100,64 @@ def test_pause_step_and_resume(tmp_path):
             assert model().days_done == 5 and model().status == "finished"
 
     asyncio.run(scenario())
+
+
+def test_quick_steps_each_run_one_more_day():
+    """s pressed twice runs two days, whether the second press comes while the graph is held or while the
+    first stepped day is still running (the UI's commands reach the run's process at any time)."""
+    import threading
+    import time
+
+    control = RunControl(paused=True)
+    started: list[int] = []
+
+    def graph():
+        try:
+            for day in range(10):
+                started.append(day)
+                time.sleep(0.2)  # the day's work
+                control.after_step("record")
+        except RunStopped:
+            pass
+
+    thread = threading.Thread(target=graph, daemon=True)
+    thread.start()
+    try:
+        steps_and_holds(control, started)
+    finally:
+        control.stop()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def steps_and_holds(control: RunControl, started: list[int]) -> None:
+    import time
+
+    def until(condition):
+        deadline = time.monotonic() + 10
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+
+    until(lambda: control.waiting)
+    assert started == [0]
+    control.step()
+    until(lambda: len(started) == 2 and not control.waiting)  # day 1 is running
+    control.step()  # one more day, not "the day in flight"
+    until(lambda: control.waiting)
+    time.sleep(0.3)
+    assert started == [0, 1, 2] and control.waiting
+    control.step()
+    control.step()  # both while held: two days
+    until(lambda: len(started) == 5 and control.waiting)
+    time.sleep(0.3)
+    assert started == [0, 1, 2, 3, 4]
+    control.resume()
+    until(lambda: len(started) == 6)
+    control.pause()  # while running freely: pause at the end of the day in flight
+    until(lambda: control.waiting)
+    time.sleep(0.3)
+    assert len(started) == 6
 
 
 def test_quit_mid_run_then_python_m_graph_run_finishes_it_like_an_uninterrupted_run(tmp_path):
@@ -295,3 +356,165 @@ def test_model_switcher_with_all_models(tmp_path):
             assert app.view.current == "fraud_detector_v2"
 
     asyncio.run(scenario())
+
+
+def test_an_error_in_the_run_process_is_the_clis_one_line(tmp_path):
+    """The run's process raises (an unreadable policy file): the UI shows graph.run's message, word for word."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "rl_policy.pt").write_bytes(b"not a policy" * 10)
+    refused = cli("--output-dir", str(out), "--run-id", "p", "--days", "2", "--policy", "ppo", "--quiet")
+    assert refused.returncode == 2, refused.stderr
+    cli_line = refused.stderr.strip().splitlines()[-1]  # after --quiet's log line of the run's settings
+    assert cli_line.startswith("error: ") and "rl_policy.pt is not a readable mlmon policy" in cli_line, refused.stderr
+
+    async def scenario():
+        app = MlmonApp(out, config=config(out, "p", days=4, policy="ppo"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: any(n[0] == "error" for n in app.notices), what="the error")
+            assert not app.live and app.view.model.status != "finished"
+        (_, text), = [n for n in app.notices if n[0] == "error"]
+        return text
+
+    assert asyncio.run(scenario()) == cli_line
+    assert not (out / "mlmon.db").exists()  # refused before anything was written, as by the CLI
+
+
+def log_config(log: Path, out: Path, *extra: str):
+    from logdata import CLI_MAPPING
+
+    from tui.cli import prepare
+
+    args, run, error, paused = prepare(["--log", str(log), *CLI_MAPPING, "--policy", "rules", "--output-dir", str(out),
+                                        *extra])
+    assert error is None and run is not None and run.kind == "log", error
+    return run
+
+
+def test_a_log_run_started_extended_listed_and_browsed(tmp_path):
+    """mlmon-tui --log starts a log run (periods with dates), the same command on the grown log extends it,
+    and the runs screen lists it as a log run that opens for browsing, with no fork offered."""
+    from logdata import CLI_MAPPING, make_log
+
+    from tui.cli import prepare
+
+    full = make_log(days=10, shift_from=7)
+    log = tmp_path / "log.csv"
+    full[full.ts < "2026-03-08"].to_csv(log, index=False)  # reference Mar 1-3; Mar 4-6 complete, Mar 7 still open
+    out = tmp_path / "out"
+    assert prepare(["--output-dir", str(out)])[1] is None  # only a folder: the runs screen, no run
+
+    async def run_log(size=(100, 30)):
+        app = MlmonApp(out, config=log_config(log, out))
+        async with app.run_test(size=size) as pilot:
+            await wait_for(pilot, lambda: not app.live, what="the log run to end")
+            await pilot.pause(0.1)
+            return app, screen_text(app)
+
+    app, text = asyncio.run(run_log())
+    model = app.view.model
+    assert app.view.kind == "log" and model.days == 3 and model.days_done == 3 and model.status == "finished"
+    assert "FINISHED  period 2 2026-03-06 (3 periods)" in text, text
+    assert "date  action" in text and "03-04 continue" in text
+
+    full.to_csv(log, index=False)  # the log grows by three days: Mar 7-9 complete
+    app, text = asyncio.run(run_log())
+    model = app.view.model
+    assert model.days == 6 and model.days_done == 6 and model.status == "finished"
+    assert "(6 periods)" in text and "2026-03-09" in text
+    by_cli = cli("--log", str(log), *CLI_MAPPING, "--policy", "rules", "--output-dir", str(tmp_path / "cli"), "--quiet")
+    assert by_cli.returncode == 0, by_cli.stderr
+    assert without_timings(load_report(out, "log-log")["days"]) == without_timings(load_report(tmp_path / "cli", "log-log")["days"])
+
+    async def browse():
+        app = MlmonApp(out)
+        async with app.run_test(size=(140, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.listings)
+            text = screen_text(app)
+            assert "6 periods" in text and "log (day)" in text, text
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.past is not None and app.selected == 5, what="the newest period")
+            assert app.view.mode == "browse" and not app.live
+            assert "period 5  2026-03-09" in screen_text(app)
+            await pilot.press("left")
+            await wait_for(pilot, lambda: app.past is not None and app.past.day == 4)
+            text = screen_text(app)
+            assert "period 4  2026-03-08" in text and "BROWSING  period 4 2026-03-08" in text
+            assert "travel · end newest" in text and "f fork" not in text  # no fork offered for a log run
+            assert app.check_action("fork", ()) is False
+            await pilot.press("f")
+            await pilot.pause(0.2)
+            assert app.screen.__class__.__name__ == "RunScreen"  # no fork dialog
+
+    asyncio.run(browse())
+
+
+def test_an_interrupted_log_run_is_browsed_and_says_how_to_go_on(tmp_path):
+    from logdata import make_log
+
+    log = tmp_path / "log.csv"
+    make_log(days=8).to_csv(log, index=False)
+    out = tmp_path / "out"
+    stopper = RunControl()
+
+    def stop_after_one_period(kind, data):
+        if kind == "day":
+            stopper.stop()
+        if kind == "node":
+            stopper.after_step(data["node"])
+
+    with pytest.raises(RunStopped):
+        execute(log_config(log, out), stop_after_one_period)
+
+    async def scenario():
+        app = MlmonApp(out)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.listings)
+            assert app.screen.listings[0].state == INTERRUPTED
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.past is not None, what="the period read back")
+            assert not app.live and app.view.mode == "browse" and app.view.model.days_done == 1
+            (severity, text), = app.notices
+            assert severity == "warning" and "the same --log command" in text and "--run-id log-log" in text
+
+    asyncio.run(scenario())
+
+
+def test_the_new_run_form_is_made_from_graph_runs_options(tmp_path, monkeypatch):
+    """An option added to python -m graph.run (here a flag like the coming --use-llm) is in the form, and
+    its value reaches graph.run's resolve_config with no change to the TUI."""
+    import graph.run
+    from tui.screens import new_run
+
+    def parser_with_a_new_flag():
+        parser = graph.run.build_parser()
+        parser.add_argument("--use-llm", action="store_true", help="narrate with an LLM")
+        return parser
+
+    asked = []
+
+    def resolve(args):
+        asked.append(args)
+        raise ValueError("--use-llm needs OPENAI_API_KEY")
+
+    monkeypatch.setattr(new_run, "build_parser", parser_with_a_new_flag)
+    monkeypatch.setattr(new_run, "resolve_config", resolve)
+
+    async def scenario():
+        app = MlmonApp(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, NewRunScreen))
+            form = app.screen
+            assert list(form.fields)[:3] == ["model", "scenario", "days"] and "keep_days" in form.fields
+            assert "log" not in form.fields and "timestamp_col" not in form.fields  # a log run starts from the CLI
+            form.query_one("#use_llm").value = True
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, NewRunScreen)
+            assert "needs OPENAI_API_KEY" in str(form.query_one("#use_llm-error").render())
+            assert "use llm" in screen_text(app)
+
+    asyncio.run(scenario())
+    (args,) = asked
+    assert args.use_llm is True and args.days == 30 and args.output_dir == tmp_path and args.run_id is None

@@ -1,13 +1,15 @@
 """mlmon-tui: watch the monitoring graph run live, pause and step it, travel back through its checkpoints, fork it.
 
-The app holds the run on screen as plain data (tui.live) and drives at most one run at a time in a
-worker thread (tui.session) through graph.runner, the same code as `python -m graph.run`. Worker
-messages update the data; a 20 Hz timer repaints what changed, so a burst of steps costs one frame.
+The app holds the run on screen as plain data (tui.live) and drives at most one run at a time, in its
+own process (tui.session, tui.run_process), through graph.runner, the same code as `python -m graph.run`.
+A worker thread relays the run's events as messages that update the data; a 20 Hz timer repaints what
+changed, so a burst of steps costs one frame.
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -16,7 +18,8 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from graph.control import DAY_END_STEP, RunControl
+from graph.control import DAY_END_STEP
+from graph.fork import log_fork_refusal
 from graph.run import resolve_config
 from graph.runner import RunConfig, RunError
 from stores import StoreError
@@ -31,7 +34,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.new_run import NewRunScreen
 from tui.screens.run import RunScreen
 from tui.screens.runs import RunsScreen
-from tui.session import RunSession, follow
+from tui.session import RemoteControl, RunProcess, follow
 
 SPEEDS = [0.0, 0.1, 0.25, 0.5, 1.0, 2.0]  # seconds of pause after each day; 0 = as fast as the graph goes
 FRAME = 1 / 20  # repaint rate cap: a burst of graph steps costs one frame
@@ -55,7 +58,10 @@ class MlmonApp(App):
         self.initial_config, self.start_error, self.start_paused = config, start_error, paused
         self.layout = load_layout()
         self.view: RunView | None = None
-        self.control: RunControl | None = None
+        self.control: RemoteControl | None = None
+        self.process: RunProcess | None = None  # the live run's process
+        # The run processes' stdout and stderr: never the terminal the UI draws on. Removed at the end if empty.
+        self.child_log = Path(tempfile.gettempdir()) / f"mlmon-tui-{os.getpid()}.log"
         self.live = False  # a run of ours is in the worker
         self.pending: tuple | None = None  # (config, fork) to start once the live run has stopped
         self.quitting = False
@@ -74,9 +80,6 @@ class MlmonApp(App):
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        # The graph thread and the UI share the GIL: hand it over every 1 ms instead of 5 ms, so a key press
-        # is answered within a few slices even while a day's rows are being written.
-        sys.setswitchinterval(0.001)
         self.set_interval(FRAME, self._paint)
         if self.initial_config is not None:
             self.start_run(self.initial_config)
@@ -116,18 +119,28 @@ class MlmonApp(App):
             view.forked_from = {**fork, "model": config.models[0]}
             view.parent_summaries = {s["day"]: s for s in read_summaries(config.output_dir, fork["run_id"], config.models[0])}
         for model in view.models.values():
-            model.summaries = {s["day"]: s for s in read_summaries(config.output_dir, config.run_id, model.model)}
+            model.set_summaries(read_summaries(config.output_dir, config.run_id, model.model))
         entry = read_entry(config.output_dir, config.run_id)
         if entry and entry.get("forked_from"):
             self._attach_parent(view, entry["forked_from"])
-        self.view, self.past, self.selected = view, None, None
-        self.control = RunControl(paused=self.start_paused, delay=SPEEDS[self.speed])
+        try:
+            process = RunProcess(config, self.post_message, paused=self.start_paused, delay=SPEEDS[self.speed],
+                                 fork=fork, log_path=self.child_log)
+        except OSError as exc:
+            self.notify(f"error: the run's process could not start: {exc}", severity="error", timeout=12)
+            return
+        self._set_view(view)
+        self.process, self.control = process, process.control
+        view.message = "starting the run's process"  # an interpreter to start and the libraries to load: a few seconds
         self.start_paused = False
         self.live = True
         self.day_times.clear()
-        session = RunSession(config, self.control, self.post_message)
-        self.run_worker(lambda: session.run(fork), thread=True, exclusive=True, group="run", name=f"run {config.run_id}")
+        self.run_worker(process.relay, thread=True, exclusive=True, group="run", name=f"run {config.run_id}")
         self._show(RunScreen(self.layout))
+
+    def _set_view(self, view: RunView) -> None:
+        self.view, self.past, self.selected = view, None, None
+        self.refresh_bindings()  # the footer offers what this run allows (no fork for a log run)
 
     def _attach_parent(self, view: RunView, parent: dict) -> None:
         view.forked_from = parent
@@ -137,10 +150,11 @@ class MlmonApp(App):
         view = RunView.create(run_id, settings, output_dir, mode="follow")
         for model in view.models.values():
             model.status = FOLLOWING
-        self.view, self.past, self.selected = view, None, None
+        self._set_view(view)
         self.following = threading.Event()
         stop = self.following
-        self.run_worker(lambda: follow(output_dir, run_id, settings["models"], settings["days"], self.post_message, stop.is_set),
+        days = settings.get("days") or 0  # a log run's number of periods is not a setting: only its threads' recursion limit needs it
+        self.run_worker(lambda: follow(output_dir, run_id, settings["models"], days, self.post_message, stop.is_set),
                         thread=True, group="follow", name=f"follow {run_id}")
         self.notify(f"run {run_id} is already running in another process: following it read-only")
         self._show(RunScreen(self.layout))
@@ -152,9 +166,9 @@ class MlmonApp(App):
         if entry and entry.get("forked_from"):
             self._attach_parent(view, entry["forked_from"])
         for model in view.models.values():
-            model.summaries = {s["day"]: s for s in read_summaries(output_dir, run_id, model.model)}
+            model.set_summaries(read_summaries(output_dir, run_id, model.model))
             model.status = MODEL_FINISHED if state == FINISHED else STOPPED
-        self.view, self.past, self.selected = view, None, None
+        self._set_view(view)
         self._show(RunScreen(self.layout))
         days = sorted(view.model.summaries)
         if days:
@@ -165,6 +179,12 @@ class MlmonApp(App):
             self._show(RunScreen(self.layout))
         elif listing.state == RUNNING_ELSEWHERE:
             self.follow_run(output_dir, listing.run_id, listing.settings)
+        elif listing.state == INTERRUPTED and listing.settings.get("source") == "log":
+            # The registry keeps a log run's mapping, not where its log lives: it is browsed, and resumed by its command.
+            self.browse_run(output_dir, listing.run_id, listing.settings, listing.state)
+            self.notify(f"run {listing.run_id} monitors a log; to monitor its remaining periods run the same --log command "
+                        f"(mlmon-tui or python -m graph.run) with --run-id {listing.run_id} --output-dir {output_dir}",
+                        severity="warning", timeout=12)
         elif listing.state == INTERRUPTED:
             args = argparse.Namespace(model=None, scenario=None, days=None, seed=None, policy=None, onset=None,
                                       severity=None, output_dir=output_dir, run_id=listing.run_id, resume=False)
@@ -187,12 +207,16 @@ class MlmonApp(App):
             model = view.models[data["model"]]
             if data["status"] == "finished already":
                 model.status = MODEL_FINISHED
+            elif "day" not in data:  # a log whose first period is not complete yet
+                view.message = f"{data['model']}: {data['status']}"
             else:
                 model.status = PAUSED if self.control and self.control.paused else LIVE
+                model.days = data.get("days", model.days)  # a log run knows its periods once the log is read
+                view.message = ""  # the run's process is up (and a log's ingest is over)
                 model.start(self.layout, data["day"])
                 view.current = data["model"]
                 # the days before this start (a resumed run's, a fork's copied ones) come from the stores
-                model.summaries = {s["day"]: s for s in read_summaries(Path(view.output_dir), view.run_id, model.model)}
+                model.set_summaries(read_summaries(Path(view.output_dir), view.run_id, model.model))
         elif message.kind == "node":
             model = view.models[data["model"]]
             model.apply_step(self.layout, data["node"], data.get("update"))
@@ -206,7 +230,7 @@ class MlmonApp(App):
             self.day_times.append(time.monotonic())
             if view.models[data["model"]].days_done >= view.models[data["model"]].days:
                 view.models[data["model"]].status = MODEL_FINISHED
-        elif message.kind == "learning":
+        elif message.kind in ("learning", "ingest") and "status" in data:
             view.message = data["status"]
         self.dirty |= {"status", "graph"} if message.kind == "node" else ALL_PARTS
 
@@ -246,7 +270,7 @@ class MlmonApp(App):
             return
         for name, summaries in message.summaries.items():
             model = view.models[name]
-            model.summaries = {s["day"]: s for s in summaries}
+            model.set_summaries(summaries)
             day, next_steps = message.next_steps.get(name, (None, []))
             if day is not None:
                 if model.day != day:
@@ -264,7 +288,7 @@ class MlmonApp(App):
         view = self.view
         if view is None or message.run_id != view.run_id or message.model != view.current or message.day != self.selected:
             return  # a day the user has already travelled past
-        past = ModelRun(message.model, view.model.days, status=BROWSING)
+        past = ModelRun(message.model, view.model.days, status=BROWSING, kind=view.model.kind)
         past.show_past(self.layout, message.day, message.path, message.values)
         past.summaries = view.model.summaries
         self.past, self.selected = past, message.day
@@ -285,17 +309,18 @@ class MlmonApp(App):
         view = self.view
         model = view.model
         if self.past is not None:
-            return "browsing", "from the checkpoints · ←→ travel · f fork · end newest"
+            fork = "" if view.kind == "log" else " · f fork"
+            return "browsing", f"from the checkpoints · ←→ travel{fork} · end newest"
         if view.mode == "follow":
             return ("following" if model.status == FOLLOWING else model.status,
                     "read-only: another process runs it" if model.status == FOLLOWING else view.message)
         if model.status == PAUSED:
-            return "paused", "space resumes · s steps a day"
+            return "paused", f"space resumes · s steps a {model.unit}"
         if model.status == LIVE:
             rate = ""
             if len(self.day_times) >= 2:
                 span = self.day_times[-1] - self.day_times[0]
-                rate = f"{(len(self.day_times) - 1) / span:.1f} days/s · " if span > 0 else ""
+                rate = f"{(len(self.day_times) - 1) / span:.1f} {model.unit}s/s · " if span > 0 else ""
             speed = "max" if SPEEDS[self.speed] == 0 else f"{SPEEDS[self.speed]:g}s/day"
             return "running", f"{rate}speed {speed}" + (f" · {view.message}" if view.message else "")
         return model.status, view.message
@@ -312,7 +337,8 @@ class MlmonApp(App):
             if "graph" in parts:
                 screen.query_one("#graph").show(shown)
                 screen.query_one("#findings").show(shown)
-                screen.query_one("#graph-panel").border_title = f"graph · day {shown.day if shown.day is not None else '-'}"
+                screen.query_one("#graph-panel").border_title = \
+                    f"graph · {shown.unit} {shown.day if shown.day is not None else '-'}"
             if "days" in parts:
                 screen.query_one("#models").show(view)
                 screen.query_one("#charts").show(view, marker_day=self.selected)
@@ -428,9 +454,18 @@ class MlmonApp(App):
                 self.post_message(PastLoaded(run_id, model, day, past.path, past.values, []))
         self.run_worker(read, thread=True, exclusive=True, group="past", name=f"past day {day}")
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        # A log run's actions were recommendations: there is no world to replay, so no fork is offered.
+        if action in ("fork", "compare") and self.view is not None and self.view.kind == "log":
+            return False
+        return True
+
     def action_fork(self) -> None:
         view = self.view
         if view is None:
+            return
+        if view.kind == "log":
+            self.notify(log_fork_refusal(view.run_id), severity="warning")
             return
         if self.past is None or self.selected is None or self.past.day != self.selected:
             self.notify("travel to a past day first (← / →), then f forks from it", severity="warning")
@@ -460,17 +495,22 @@ class MlmonApp(App):
             self.notify("this run is not a fork (f forks from a past day)", severity="warning")
 
     def exit(self, *args, **kwargs) -> None:
-        # Whatever ends the app, a held or running graph thread must let go (it raises RunStopped at its
-        # next step), or the process would wait for it forever.
+        # Whatever ends the app, a held or running run stops at its next step, resumable.
         if self.control is not None:
             self.control.stop()
         self.following.set()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
-        if self.control is not None:  # the app is going away by any path (tests, errors): free the graph thread
-            self.control.stop()
+        # The app is going away by any path (quit, tests, errors): the run's process must not outlive it.
+        if self.process is not None:
+            self.process.close()
         self.following.set()
+        try:
+            if self.child_log.stat().st_size == 0:
+                self.child_log.unlink()
+        except OSError:
+            pass
 
     async def action_quit(self) -> None:
         if self.live and self.control is not None:

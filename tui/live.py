@@ -2,7 +2,8 @@
 
 Fed by the runner's events (live), by polling the stores (following a run in another process) or by
 the checkpoints (browsing the past); the widgets only read it. Kept free of Textual so it is tested
-and reasoned about on its own.
+and reasoned about on its own. A log run's days are its periods: as many as the log holds so far,
+each with the date it starts.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 from langgraph.graph import END
 
+from stores.db import day_date
 from tui.graph_layout import GraphLayout
 
 IDLE, RUNNING, DONE, FELL_BACK, FAILED = "idle", "running", "done", "fell back", "error"
@@ -31,10 +33,34 @@ class ModelRun:
     state: dict = field(default_factory=dict)  # the day's state so far: the steps' updates merged
     summaries: dict[int, dict] = field(default_factory=dict)  # day -> day summary (the report's source)
     last_step: str | None = None
+    kind: str = "simulation"  # or "log": days are the log's periods, and grow as the log does
 
     @property
     def days_done(self) -> int:
         return len(self.summaries)
+
+    @property
+    def unit(self) -> str:
+        return "period" if self.kind == "log" else "day"
+
+    def date_of(self, day: int | None) -> str:
+        """The calendar date of a day: a simulated day's, or the start of a log's period (a row number for N-row periods)."""
+        if day is None:
+            return ""
+        if self.kind != "log":
+            return day_date(day)
+        known = (self.summaries.get(day) or {}).get("date")
+        if known is None and self.state.get("day") == day:
+            known = (self.state.get("day_info") or {}).get("date")
+        return "" if known is None else str(known)
+
+    def set_summaries(self, summaries: list[dict]) -> None:
+        self.summaries = {s["day"]: s for s in summaries}
+        self._grow()
+
+    def _grow(self) -> None:
+        if self.kind == "log":  # a log's run is as long as the periods it has monitored (and more, once told)
+            self.days = max(self.days, self.days_done, max(self.summaries, default=-1) + 1)
 
     def reset_day(self, layout: GraphLayout, day: int) -> None:
         self.day = day
@@ -90,6 +116,7 @@ class ModelRun:
 
     def add_summary(self, summary: dict) -> None:
         self.summaries[summary["day"]] = summary
+        self._grow()
 
     def fail(self) -> None:
         for node, status in self.steps.items():
@@ -135,9 +162,28 @@ class RunView:
 
     @classmethod
     def create(cls, run_id: str, settings: dict, output_dir, mode: str = "live") -> "RunView":
-        models = {m: ModelRun(m, settings.get("days", 0)) for m in settings["models"]}
+        kind = "log" if settings.get("source") == "log" else "simulation"
+        models = {m: ModelRun(m, settings.get("days") or 0, kind=kind) for m in settings["models"]}
         return cls(run_id, settings, str(output_dir), models, settings["models"][0], mode)
+
+    @property
+    def kind(self) -> str:
+        """"simulation", or "log" for a run over a user's log (recommend-only: no world to replay or fork)."""
+        return "log" if self.settings.get("source") == "log" else "simulation"
+
+    @property
+    def source_label(self) -> str:
+        """Where the days come from, in a word or two: the scenario, or the log and its period."""
+        return source_label(self.settings)
 
     @property
     def model(self) -> ModelRun:
         return self.models[self.current]
+
+
+def source_label(settings: dict) -> str:
+    """A run's scenario, or for a log run "log (day)", "log (week)", "log (5000 rows)"."""
+    if settings.get("source") != "log":
+        return settings.get("scenario", "?")
+    period = (settings.get("mapping") or {}).get("period", "day")
+    return f"log ({period} rows)" if isinstance(period, int) else f"log ({period})"

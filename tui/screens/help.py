@@ -20,7 +20,7 @@ KEYS = [
     ("m, 1-9", "switch model (next / by number)", "--model all"),
     ("← / →", "time travel: previous / next day, from the checkpoints", "run screen"),
     ("end", "back to the newest day", "run screen"),
-    ("f", "fork: act otherwise on the day shown, into a new run", "a past day"),
+    ("f", "fork: act otherwise on the day shown, into a new run (not a log run)", "a past day"),
     ("c", "fork view: the fork beside its parent", "a fork"),
     ("enter", "open or resume the run under the cursor", "runs screen"),
     ("q", "quit (a live run stops between steps, resumable)", "everywhere"),

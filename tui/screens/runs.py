@@ -1,4 +1,7 @@
-"""The runs screen: the runs in an output folder with their state; open, resume or follow one."""
+"""The runs screen: the runs in an output folder with their state; open, resume or follow one.
+
+A simulated run shows its days done of its days and its scenario; a log run, its periods so far and "log".
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from stores import StoreError
 from tui.data import FINISHED, INTERRUPTED, RUNNING_ELSEWHERE, RUNNING_HERE, RunListing, list_runs
+from tui.live import source_label
 
 STATE_STYLE = {FINISHED: "green", INTERRUPTED: "yellow", RUNNING_ELSEWHERE: "bold blue", RUNNING_HERE: "bold green"}
 REFRESH_SECONDS = 2.0
@@ -61,8 +65,10 @@ class RunsScreen(Screen):
             if self.size.width < 120:
                 model = model.split("_")[0]
             fork = f"{r.forked_from['run_id']} d{r.forked_from['day']}" if r.forked_from else ""
-            table.add_row(r.run_id, Text(r.state, style=STATE_STYLE.get(r.state, "")), f"{r.days_done}/{r.days_total}", model,
-                          s.get("scenario", "log"), str(s.get("seed", "-")), s["policy"], fork, key=r.run_id)
+            # A log run has no number of days set in advance: it has the periods its log has grown to.
+            done = f"{r.days_done} periods" if s.get("source") == "log" else f"{r.days_done}/{r.days_total}"
+            table.add_row(r.run_id, Text(r.state, style=STATE_STYLE.get(r.state, "")), done, model,
+                          source_label(s), str(s.get("seed", "-")), s["policy"], fork, key=r.run_id)
         if listings:
             table.move_cursor(row=min(row, len(listings) - 1))
         note.update(Text("no runs here yet: n starts one" if not listings else

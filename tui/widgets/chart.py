@@ -92,12 +92,22 @@ def render_chart(title: str, series: list[Series], days: int, width: int, height
         text.append("\n")
         label = labels[0] if row == 0 else labels[1] if row == plot_h - 1 else ""
         text.append(label.rjust(gutter - 1) + "┤" if label else " " * (gutter - 1) + "│", style="dim")
+        # One span per run of cells in the same style, not one per cell: a 200x60 screen repaints in a
+        # fraction of the time (spans are what the terminal renderer pays for).
+        run, run_style = [], ""
         for col in range(plot_w):
             bits = cells[row][col]
             if bits:
-                text.append(chr(0x2800 + bits), style=owner[row][col])
+                char, style = chr(0x2800 + bits), owner[row][col]
             elif col == marker_x:
-                text.append("┊", style="dim")
+                char, style = "┊", "dim"
             else:
-                text.append(" ")
+                char, style = " ", ""
+            if style != run_style and run:
+                text.append("".join(run), style=run_style or None)
+                run = []
+            run.append(char)
+            run_style = style
+        if run:
+            text.append("".join(run), style=run_style or None)
     return text

@@ -1,7 +1,8 @@
 """Charts over the run's days: accuracy against the no-action counterfactual, drift score, reward.
 
-For a fork, the parent's accuracy and cumulative cost are drawn beside the fork's. The three charts
-share the panel's height (accuracy gets the most), so they stay legible at 80x24 and grow at 200x60.
+For a fork, the parent's accuracy and cumulative cost are drawn beside the fork's; for a log run, its
+measured (or estimated) accuracy and drift by period. The charts share the panel's height (accuracy
+gets the most), so they stay legible at 80x24 and grow at 200x60.
 """
 from __future__ import annotations
 
@@ -52,8 +53,11 @@ class Charts(Widget):
         model = view.model
         days, summaries = model.days, model.summaries
         width, height = self.size.width, self.size.height
-        accuracy = [Series("acc", _by_day(summaries, "true_accuracy", days), "green"),
-                    Series("no action", _by_day(summaries, "counterfactual_accuracy", days), "grey50")]
+        if model.kind == "log":  # measured (or estimated) on the log: there is no true accuracy, no counterfactual
+            accuracy = [Series("acc", _by_day(summaries, "accuracy", days), "green")]
+        else:
+            accuracy = [Series("acc", _by_day(summaries, "true_accuracy", days), "green"),
+                        Series("no action", _by_day(summaries, "counterfactual_accuracy", days), "grey50")]
         if view.forked_from and view.parent_summaries:
             accuracy.append(Series("parent", _by_day(view.parent_summaries, "true_accuracy", days), "magenta"))
         charts = [("accuracy", accuracy, 0.5, None, None, 0.05)]
@@ -66,7 +70,8 @@ class Charts(Widget):
                                                                        spec.cost_per_error), "magenta")], 0.25, 0.0, None, 1000.0))
         else:
             charts.append(("drift", [Series("score", _by_day(summaries, "drift_score", days), "yellow")], 0.25, 0.0, None, 0.1))
-        charts.append(("reward", [Series("reward", _by_day(summaries, "reward", days), "cyan")], 0.25, None, None, 10.0))
+        if model.kind != "log":  # a recommendation earns no reward
+            charts.append(("reward", [Series("reward", _by_day(summaries, "reward", days), "cyan")], 0.25, None, None, 10.0))
         # Each chart needs a legend line and at least one plot line; small panels drop the last charts.
         while len(charts) > 1 and height < 3 * len(charts):
             charts.pop()

@@ -57,9 +57,12 @@ class DecisionLog(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.view is None:
             return text
-        summaries = self.view.model.summaries
+        model = self.view.model
+        summaries = model.summaries
         wide = self.size.width >= 110
-        text.append("day action     " + ("probabilities" + " " * 50 if wide else PROB_KEYS) + "  why", style="grey62")
+        dated = model.kind == "log"  # a log's periods are known by their dates: MM-DD, the whole date when wide
+        heading = ("date".ljust(11 if wide else 6) if dated else "day ") + "action     "
+        text.append(heading + ("probabilities" + " " * 50 if wide else PROB_KEYS) + "  why", style="grey62")
         rows = max(1, self.size.height - 1)
         days = sorted(summaries)
         if self.selected is not None and self.selected in summaries:
@@ -71,7 +74,12 @@ class DecisionLog(Widget):
             s = summaries[day]
             text.append("\n")
             style = "reverse" if day == self.selected else ""
-            text.append(f"{day:3d} ", style=style)
+            if dated:
+                date = model.date_of(day)
+                date = date if wide or len(date) != 10 else date[5:]
+                text.append(f"{date:>{10 if wide else 5}} ", style=style)
+            else:
+                text.append(f"{day:3d} ", style=style)
             action = s.get("action") or "?"
             text.append(f"{SHORT.get(action, action)[:10]:10s} ", style="bold magenta" if action != "continue" else "")
             text.append_text(numbers(s.get("probabilities"), s.get("mask")) if wide else bars(s.get("probabilities"), s.get("mask")))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from stores.db import day_date
 from tui.live import ModelRun
 
 LABEL_W = 12
@@ -79,7 +78,7 @@ def finding_lines(model: ModelRun, wide: bool = False) -> list[tuple[str, Text]]
         if incident:
             t = Text()
             t.append(incident.get("root_cause") or "?", style="bold")
-            t.append(f" since day {incident['opened_day']} ")
+            t.append(f" since {model.unit} {incident['opened_day']} ")
             t.append(incident.get("severity") or "", style=SEVERITY_STYLE.get(incident.get("severity"), ""))
             lines.append(("incident", t))
     if decision:
@@ -88,7 +87,11 @@ def finding_lines(model: ModelRun, wide: bool = False) -> list[tuple[str, Text]]
         t.append(f" ({decision.get('policy', '?')}) ", style="grey62")
         t.append(decision.get("justification", "").split(" [")[0])
         lines.append(("decision", t))
-    if outcome:
+    if outcome and model.kind == "log":  # nothing is applied to a real model: no reward, no next day to show
+        action = decision.get("action", "continue")
+        lines.append(("outcome", Text("keep watching: nothing to apply" if action == "continue" else
+                                      f"{action} recommended, not applied (log monitoring)", style="grey70")))
+    elif outcome:
         t = Text()
         if outcome.get("reward") is not None:
             t.append(f"reward {outcome['reward']:+.1f}  ", style="cyan")
@@ -97,7 +100,7 @@ def finding_lines(model: ModelRun, wide: bool = False) -> list[tuple[str, Text]]
         lines.append(("outcome", t))
     if wide:  # room to spare: each open alert's message and what the reward was made of
         for kind, alert in ((alerts.get("open") or {}) if alerts else {}).items():
-            lines.append(("  alert", Text(f"{kind} since day {alert['opened_day']}: {alert.get('message', '')}", style="grey70")))
+            lines.append(("  alert", Text(f"{kind} since {model.unit} {alert['opened_day']}: {alert.get('message', '')}", style="grey70")))
         parts = outcome.get("reward_parts") if outcome else None
         if parts:
             lines.append(("  reward", Text("  ".join(f"{k.replace('_', ' ')} {v:+.1f}" for k, v in parts.items()), style="grey70")))
@@ -124,8 +127,8 @@ class Findings(Widget):
         wide = self.size.width >= 100
         narrow = self.size.width < 60
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"day {model.day}", style="bold")
-        text.append(f"  {day_date(model.day)}", style="grey62")
+        text.append(f"{model.unit} {model.day}", style="bold")
+        text.append(f"  {model.date_of(model.day)}", style="grey62")
         for label, line in finding_lines(model, wide):
             text.append("\n")
             text.append((SHORT_LABELS.get(label, label) if narrow else label).ljust(9 if narrow else LABEL_W), style="grey62")

@@ -34,12 +34,19 @@ class StatusBar(Widget):
         wide = self.size.width >= 120
         text.append(f" {self.mode.upper()} ", style=MODE_STYLE.get(self.mode, "bold") + " reverse")
         day = "-" if self.day is None else self.day
-        text.append(f" day {day} ", style="bold")
-        text.append(f"({model.days_done}/{model.days} done) ", style="grey62")
+        text.append(f" {model.unit} {day} ", style="bold")
+        if view.kind == "log":  # a period is known by its date; a log has as many periods as it has grown to
+            if self.day is not None:
+                text.append(f"{model.date_of(self.day)} ", style="bold")
+            text.append(f"({model.days_done}/{model.days} periods) " if view.mode == "live" and model.days > model.days_done
+                        else f"({model.days_done} periods) ", style="grey62")
+        else:
+            text.append(f"({model.days_done}/{model.days} done) ", style="grey62")
         text.append(f"{view.run_id} ", style="bold cyan")
         text.append(model.model if wide else model.model.split("_")[0])
         if wide:
-            text.append(f" · {s['scenario']} · seed {s['seed']} · {s['policy']}")
+            seed = "" if view.kind == "log" else f" · seed {s['seed']}"
+            text.append(f" · {view.source_label}{seed} · {s['policy']}")
         if view.forked_from:
             f = view.forked_from
             text.append(f" · fork of {f['run_id']} d{f['day']}" if wide else " · fork", style="magenta")
