@@ -481,21 +481,21 @@ def test_an_interrupted_log_run_is_browsed_and_says_how_to_go_on(tmp_path):
 
 
 def test_the_new_run_form_is_made_from_graph_runs_options(tmp_path, monkeypatch):
-    """An option added to python -m graph.run (here a flag like the coming --use-llm) is in the form, and
+    """An option added to python -m graph.run (here a flag no TUI code knows) is in the form, and
     its value reaches graph.run's resolve_config with no change to the TUI."""
     import graph.run
     from tui.screens import new_run
 
     def parser_with_a_new_flag():
         parser = graph.run.build_parser()
-        parser.add_argument("--use-llm", action="store_true", help="narrate with an LLM")
+        parser.add_argument("--page-oncall", action="store_true", help="page the on-call person")
         return parser
 
     asked = []
 
     def resolve(args):
         asked.append(args)
-        raise ValueError("--use-llm needs OPENAI_API_KEY")
+        raise ValueError("--page-oncall needs a pager service")
 
     monkeypatch.setattr(new_run, "build_parser", parser_with_a_new_flag)
     monkeypatch.setattr(new_run, "resolve_config", resolve)
@@ -508,13 +508,13 @@ def test_the_new_run_form_is_made_from_graph_runs_options(tmp_path, monkeypatch)
             form = app.screen
             assert list(form.fields)[:3] == ["model", "scenario", "days"] and "keep_days" in form.fields
             assert "log" not in form.fields and "timestamp_col" not in form.fields  # a log run starts from the CLI
-            form.query_one("#use_llm").value = True
+            form.query_one("#page_oncall").value = True
             await pilot.press("ctrl+s")
             await pilot.pause(0.1)
             assert isinstance(app.screen, NewRunScreen)
-            assert "needs OPENAI_API_KEY" in str(form.query_one("#use_llm-error").render())
-            assert "use llm" in screen_text(app)
+            assert "needs a pager service" in str(form.query_one("#page_oncall-error").render())
+            assert "page oncall" in screen_text(app)
 
     asyncio.run(scenario())
     (args,) = asked
-    assert args.use_llm is True and args.days == 30 and args.output_dir == tmp_path and args.run_id is None
+    assert args.page_oncall is True and args.days == 30 and args.output_dir == tmp_path and args.run_id is None
