@@ -518,3 +518,19 @@ def test_the_new_run_form_is_made_from_graph_runs_options(tmp_path, monkeypatch)
     asyncio.run(scenario())
     (args,) = asked
     assert args.page_oncall is True and args.days == 30 and args.output_dir == tmp_path and args.run_id is None
+
+
+def test_a_days_narrative_is_shown_with_its_source():
+    """With --use-llm the findings end with the day told in words; mlmon's own text says why it stood in."""
+    from tui.live import ModelRun
+    from tui.widgets.findings import finding_lines
+
+    model = ModelRun("fraud_detector_v2", 30)
+    model.state = {"remediation": {"action": "retrain", "policy": "ppo", "justification": "accuracy fell"},
+                   "narrative": {"text": "Accuracy fell after the new segment arrived.", "source": "llm"}}
+    lines = dict((label, str(text)) for label, text in finding_lines(model))
+    assert lines["narrative"] == "Accuracy fell after the new segment arrived."
+    model.state["narrative"] = {"text": "Retrain: accuracy fell.", "source": "deterministic (timeout after 5 s)"}
+    assert dict(finding_lines(model))["narrative"].plain.endswith("[deterministic (timeout after 5 s)]")
+    model.state["narrative"] = {}  # a day not worth telling, or no --use-llm
+    assert "narrative" not in dict(finding_lines(model))

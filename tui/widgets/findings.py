@@ -87,6 +87,12 @@ def finding_lines(model: ModelRun, wide: bool = False) -> list[tuple[str, Text]]
         t.append(f" ({decision.get('policy', '?')}) ", style="grey62")
         t.append(decision.get("justification", "").split(" [")[0])
         lines.append(("decision", t))
+    narrative = state.get("narrative") or {}
+    if narrative.get("text"):  # --use-llm: the day told in words (the LLM's, or mlmon's own when it failed)
+        t = Text(narrative["text"], style="italic")
+        if narrative.get("source") != "llm":
+            t.append(f"  [{narrative.get('source')}]", style="grey50")
+        lines.append(("narrative", t))
     if outcome and model.kind == "log":  # nothing is applied to a real model: no reward, no next day to show
         action = decision.get("action", "continue")
         lines.append(("outcome", Text("keep watching: nothing to apply" if action == "continue" else
