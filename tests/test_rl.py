@@ -81,27 +81,98 @@ def test_ppo_runs_learn_online_and_the_next_run_starts_from_the_last(tmp_path):
     assert digest(SHIPPED_POLICY) == shipped  # a run never writes the shipped policy
 
 
-@pytest.mark.skipif(not SHIPPED_POLICY.exists(), reason="no shipped policy")
-def test_an_online_update_learns_from_the_run_days_once(tmp_path):
-    from rl import online
+def played_run(policy, seed: int = 7, retrain_when_possible: bool = False) -> dict:
+    """One env episode as online learning receives a run's days; actions from `policy` (greedy), or retrain
+    whenever possible."""
+    from rl.agent import greedy_action
 
     env = RemediationEnv(EnvConfig())
-    obs, info = env.reset(seed=7)
-    run = {"observations": [], "masks": [], "actions": [], "rewards": []}
+    obs, info = env.reset(seed=seed)
+    run = {"observations": [], "masks": [], "actions": [], "rewards": [], "next_observations": [], "terminal": []}
     done = False
     while not done:
-        action = Action.RETRAIN_NOW if info["action_mask"][Action.RETRAIN_NOW] else Action.CONTINUE
+        if retrain_when_possible:
+            action = Action.RETRAIN_NOW if info["action_mask"][Action.RETRAIN_NOW] else Action.CONTINUE
+        else:
+            action = greedy_action(policy, obs, info["action_mask"])[0]
         run["observations"].append(obs.tolist())
         run["masks"].append(info["action_mask"].tolist())
         run["actions"].append(int(action))
         obs, reward, done, _, info = env.step(action)
         run["rewards"].append(reward)
+        run["next_observations"].append(obs.tolist())
+        run["terminal"].append(bool(done))
+    return run
+
+
+@pytest.mark.skipif(not SHIPPED_POLICY.exists(), reason="no shipped policy")
+def test_an_online_update_learns_from_the_run_days_once(tmp_path):
+    from rl import online
+
+    run = played_run(None, retrain_when_possible=True)
     updated = online.update_policy(tmp_path, "r", [run], seed=0)
     assert updated["run_days"] == 30 and updated["fresh_steps"] == online.ONLINE_ARGS.total_timesteps
+    assert updated["record"]["regression"]["days"] == 30 and updated["record"]["regression"]["kl"] > 0
     before, after = load_agent(SHIPPED_POLICY)[0], load_agent(tmp_path / POLICY_FILE)[0]
     assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
     again = online.update_policy(tmp_path, "r", [run], seed=0)
     assert "already learned" in again["skipped"]  # a run replayed after a crash does not teach twice
+
+
+def served_probabilities(agent: Agent, run: dict) -> torch.Tensor:
+    """The probability the agent gives each served action of `run`."""
+    from rl.awr import masked_logits
+
+    obs, masks = (torch.tensor(np.asarray(run[k], dtype=np.float32)) for k in ("observations", "masks"))
+    with torch.no_grad():
+        probs = torch.softmax(masked_logits(agent, obs, masks), dim=1)
+    return probs.gather(1, torch.tensor(run["actions"])[:, None])[:, 0]
+
+
+@pytest.mark.skipif(not SHIPPED_POLICY.exists(), reason="no shipped policy")
+def test_the_regression_on_greedy_days_follows_the_sign_of_the_advantage_and_stops_at_zero():
+    import copy
+
+    from rl import awr
+    from rl.online import ONLINE_ARGS, learn_from_served_days
+
+    shipped = load_agent(SHIPPED_POLICY)[0]
+    runs = [played_run(shipped, seed) for seed in (500_101, 500_102, 500_103)]  # days it served greedily
+    days = {k: [v for r in runs for v in r[k]] for k in runs[0]}
+    before = served_probabilities(shipped, days)
+    assert len(set(days["actions"])) > 1  # remediation days as well as continuing ones
+
+    def regressed(advantages) -> Agent:
+        agent = copy.deepcopy(shipped)
+        awr.regress(agent, days["observations"], days["masks"], days["actions"], torch.as_tensor(advantages))
+        return agent
+
+    n = len(days["actions"])
+    raised = served_probabilities(regressed(torch.full((n,), 0.5)), days)
+    lowered = served_probabilities(regressed(torch.full((n,), -0.5)), days)
+    assert (raised > before).float().mean() > 0.9 and (raised - before).mean() > 1e-4
+    assert (lowered < before).float().mean() > 0.9 and (before - lowered).mean() > 1e-4
+    # a mixed log, remediations that paid and continuing that did not: each day goes its own advantage's way
+    signs = torch.tensor([-1.0 if a == Action.CONTINUE else 1.0 for a in days["actions"]])
+    mixed = served_probabilities(regressed(0.5 * signs), days)
+    assert ((mixed - before) * signs > 0).float().mean() > 0.8
+    unchanged = regressed(torch.zeros(n))
+    assert all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), unchanged.state_dict().values()))
+
+    # Through the online update's own path: rewards chosen so that every one-step advantage of the critic
+    # is 0 (up to rounding) leave the policy where it was; the same days with rewards one higher do not.
+    with torch.no_grad():
+        value = shipped.get_value(torch.tensor(np.asarray(days["observations"], dtype=np.float32))).flatten()
+        next_value = shipped.get_value(torch.tensor(np.asarray(days["next_observations"], dtype=np.float32))).flatten()
+    keep = 1.0 - torch.tensor(days["terminal"], dtype=torch.float32)
+    neutral = ((value - ONLINE_ARGS.gamma * next_value * keep) / ONLINE_ARGS.reward_scale).tolist()
+    for rewards, moves in ((neutral, False), ([r + 20.0 for r in neutral], True)):
+        agent = copy.deepcopy(shipped)
+        stats = learn_from_served_days(agent, [{**days, "rewards": rewards}], ONLINE_ARGS)
+        change = max(float((a - b).abs().max()) for a, b in zip(shipped.state_dict().values(), agent.state_dict().values()))
+        assert (change > 1e-3) if moves else (change < 1e-6), (moves, change, stats)
+    assert (served_probabilities(agent, days) > before).float().mean() > 0.9
+    assert all(torch.equal(a, b) for a, b in zip(shipped.critic.state_dict().values(), agent.critic.state_dict().values()))
 
 
 def python(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
