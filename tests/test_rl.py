@@ -1,6 +1,7 @@
 """PPO learns, the graph keeps learning across runs, and the evaluation and bandit commands hold together."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -209,19 +210,78 @@ def test_evaluate_rejects_bad_input_in_one_line(args, message):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_bandit_scores_against_fixed_thresholds_on_the_same_streams():
+BANDIT_SEEDS = [0, 1, 2, 6, 7, 8, 21, 22, 23]  # default, sudden_shift and seasonal, for each model (rl.bandit.cell)
+
+
+@pytest.fixture(scope="module")
+def bandit_episodes():
     from rl import bandit
 
-    result = bandit.evaluate(episodes=12, first_seed=0)
-    default, hindsight, ts = result["default_fixed"], result["best_fixed_in_hindsight"], result["thompson"]
-    for r in (default, hindsight, ts):
+    return bandit.simulate(BANDIT_SEEDS)
+
+
+def test_bandit_scores_against_fixed_thresholds_on_the_same_episodes(bandit_episodes):
+    from rl import bandit
+
+    assert [bandit.cell(e.seed) for e in bandit_episodes] == [(e.model, e.scenario) for e in bandit_episodes]
+    result = bandit.evaluate(bandit_episodes)
+    overall = result["overall"]
+    for name in bandit.POLICIES:
+        r = overall[name]
         assert r["false_alerts_ci95"][0] <= r["false_alerts"] <= r["false_alerts_ci95"][1]
         assert 0.0 <= r["recall"] <= 1.0
-    # the documented costs: $200 per false alert and $2,000 per missed degraded day add up to the total
-    streams = bandit.simulate_streams(12, 0)
-    fired = [s.drift >= bandit.DEFAULT_THRESHOLD for s in streams]
-    missed_days = sum(int((~f & s.degraded).sum()) for f, s in zip(fired, streams))
-    assert default["total_cost"] == 200 * default["false_alerts"] + 2000 * missed_days
+    assert overall["default"]["incidents"] > 0  # default and sudden_shift degrade through drift
+    # the documented costs: $200 per false alert and $2,000 per missed drift-degraded day add up to the total
+    default = overall["default"]
+    assert default["total_cost"] == 200 * default["false_alerts"] + 2000 * default["missed_days"]
+    # each model's best fixed threshold in hindsight is at least as cheap as the default threshold
+    for model, g in result["per_model"].items():
+        assert g["hindsight"]["total_cost"] <= g["default"]["total_cost"]
+    # days with another cause are not judged; a sudden shift's degraded days are drift-degraded
+    shift = [e for e in bandit_episodes if e.scenario == "sudden_shift"]
+    assert all(e.judged.all() for e in shift) and all(e.drift_degraded.any() for e in shift)
+
+
+def test_the_bandit_never_reads_the_simulators_truth(bandit_episodes, monkeypatch):
+    """Poisoned true accuracies change the judge's verdicts, never what the bandits see or choose."""
+    from rl import bandit
+    from simulator.world import DayBatch
+
+    noise = np.random.default_rng(0)
+    monkeypatch.setattr(DayBatch, "true_accuracy", property(lambda self: float(noise.random())))
+    poisoned = bandit.simulate(BANDIT_SEEDS)
+    assert any((a.drift_degraded != b.drift_degraded).any() for a, b in zip(bandit_episodes, poisoned))
+    assert [e.days for e in poisoned] == [e.days for e in bandit_episodes]  # every field the bandit is given
+    for learner in (bandit.ThompsonThresholds, bandit.BetaThresholds):
+        for delay in (0, 2):
+            honest, dirty = (bandit.play([d for e in run for d in e.days], learner(seed=3), delay)[1]
+                             for run in (bandit_episodes, poisoned))
+            assert np.array_equal(honest, dirty)
+    # and statically: what the bandit is given has no field for the truth
+    assert {f.name for f in dataclasses.fields(bandit.LabelledDay)} == {
+        "drift_score", "labelled_accuracy", "n_labelled", "reference_accuracy", "root_cause"}
+
+
+def test_the_bandit_learns_a_days_labels_only_once_they_arrive():
+    from rl import bandit
+
+    day = lambda score, accuracy: bandit.LabelledDay(score, accuracy, 1000, 0.90, None)  # noqa: E731
+    days = [day(0.4, 0.70)] + [day(0.0, 0.90)] * 5  # a degraded day at drift 0.4, then healthy quiet days
+
+    class Recorder(bandit.ThompsonThresholds):
+        learned: list = []
+
+        def choose(self) -> int:
+            self.learned.append(int(self.counts.sum()))
+            return super().choose()
+
+    for delay, expected in ((0, [0, 1, 2, 3, 4, 5]), (2, [0, 0, 0, 1, 2, 3])):
+        Recorder.learned = []
+        bandit.play(days, Recorder(seed=0), delay)
+        assert Recorder.learned == expected
+    assert bandit.verdict(day(0.4, 0.70)) is True and bandit.verdict(day(0.4, 0.89)) is False
+    assert bandit.verdict(bandit.LabelledDay(0.4, None, 0, 0.90, None)) is None  # no labels arrived
+    assert bandit.verdict(bandit.LabelledDay(0.4, 0.70, 1000, 0.90, "bad_deployment")) is None  # another alert's
 
 
 def test_the_cloning_loss_is_torchs_smoothed_cross_entropy_and_ignores_impossible_actions():
