@@ -35,8 +35,9 @@ sb3-contrib 2.9 sources:
 3. The value loss. Ours (CleanRL's): 0.5 x mean(max((V - R)^2, (V_clipped - R)^2)). SB3 and
    MaskablePPO: mean((V_clipped - R)^2), the clipped prediction only and no factor 0.5, so at the same
    vf_coef their value term weighs twice ours and never takes the unclipped error when it is larger.
-4. Minibatches: ours shuffles with numpy's generator and splits into 4 near-equal parts (np.array_split);
-   SB3 shuffles with torch.randperm into batches of 120. Same sizes here, different orders.
+4. Minibatches: ours shuffles with its own numpy Generator and splits into 4 near-equal parts
+   (np.array_split); SB3 shuffles with numpy's global generator (np.random.permutation) into batches
+   of 120. Same sizes here, different orders.
 5. Seeds and random streams: ours seeds torch and numpy with Args.seed (1); SB3 and MaskablePPO seed
    python, numpy and torch with seed 1 via set_random_seed and their environments as above. The
    same seed number gives different initial weights and samples in the two code bases.
