@@ -387,6 +387,28 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
     }
 
 
+def tune_prior(episodes: list[Episode], seeds: int = 5) -> list[dict]:
+    """The full-information bandit's cost against each model's best fixed threshold in hindsight, summed over
+    models and averaged over `seeds` bandit seeds, for a grid of priors: how PRIOR_WEIGHT and ANCHOR_WEIGHT
+    were chosen (on the tuning seeds, never the held-out ones)."""
+    from simulator.catalog import MODELS
+
+    rows = []
+    for prior in (1.0, 0.1, 0.02):
+        for anchor in (0.0, 1.0, 3.0, 10.0):
+            spent = best = 0.0
+            for m_index, model in enumerate(MODELS):
+                mine = [e for e in episodes if e.model == model]
+                days = [d for e in mine for d in e.days]
+                best += min(sum(score(e, e.drift >= t)["cost"] for e in mine) for t in ARMS)
+                for s in range(seeds):
+                    fired, _ = play(days, ThompsonThresholds(seed=s * 1000 + m_index, prior=prior, anchor_weight=anchor))
+                    starts = np.cumsum([0] + [len(e.days) for e in mine])
+                    spent += sum(score(e, fired[a:b])["cost"] for e, a, b in zip(mine, starts, starts[1:])) / seeds
+            rows.append({"prior": prior, "anchor_weight": anchor, "ratio": spent / best})
+    return rows
+
+
 # ---- the command ----------------------------------------------------------------------------------
 
 def _fmt_ci(value, ci, fmt="{:.0f}") -> str:
@@ -452,6 +474,9 @@ def main(argv=None) -> int:
     p.add_argument("--label-delay", type=int, default=0, help="days until a day's labels arrive (default 0, as in the world)")
     p.add_argument("--workers", type=int, default=2, help="processes that simulate episodes (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--tune-prior", action="store_true",
+                   help="instead, the full-information bandit's cost ratio for a grid of priors (use tuning seeds: "
+                        "--first-seed 2000000)")
     args = p.parse_args(argv)
     if args.per_cell <= 0 or args.label_delay < 0 or args.workers <= 0 or args.first_seed < 0:
         print("error: --per-cell and --workers must be positive, --label-delay and --first-seed not negative",
@@ -461,8 +486,13 @@ def main(argv=None) -> int:
     from simulator.scenarios import SCENARIOS
 
     count = args.per_cell * len(MODELS) * len(SCENARIOS)
-    result = evaluate(simulate(list(range(args.first_seed, args.first_seed + count)), args.workers), args.seed,
-                      args.label_delay)
+    episodes = simulate(list(range(args.first_seed, args.first_seed + count)), args.workers)
+    if args.tune_prior:
+        print(f"thompson / best fixed in hindsight, {count} episodes from seed {args.first_seed}, mean of 5 bandit seeds")
+        for row in tune_prior(episodes):
+            print(f"  prior {row['prior']:<5} anchor {row['anchor_weight']:<5} {row['ratio']:.3f}")
+        return 0
+    result = evaluate(episodes, args.seed, args.label_delay)
     if args.json:
         print(json.dumps(result))
     else:
