@@ -22,9 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rl.agent import single_threaded_numerics  # noqa: E402
 from rl.env import EnvConfig  # noqa: E402
 from rl.evaluate import PolicySpec, mean_ci, parse_seeds, run_episodes  # noqa: E402
-from rl.ppo import single_threaded_numerics  # noqa: E402
 
 
 def paired(a: list[dict], b: list[dict]) -> dict:

@@ -44,7 +44,7 @@ def choose(workload: str, seed: int, day: int, mask) -> int:
     """The workload's action: a pure function of (seed, day, mask), so both trees play the same episodes."""
     import numpy as np
 
-    from simulator.actions import Action
+    from decision.actions import Action
 
     if workload == "continue":
         return int(Action.CONTINUE)

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from compare_policies import compare, paired, print_comparison  # noqa: E402
+from rl import SHIPPED_POLICY  # noqa: E402
 from rl.evaluate import mean_ci  # noqa: E402
 from rl.online import POLICY_FILE  # noqa: E402
-from rl.policies import SHIPPED_POLICY  # noqa: E402
 from simulator.catalog import MODELS  # noqa: E402
 from simulator.scenarios import SCENARIOS  # noqa: E402
 

@@ -66,12 +66,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rl.agent import save_policy  # noqa: E402
+from decision.actions import Action  # noqa: E402
+from rl.agent import save_policy, single_threaded_numerics  # noqa: E402
 from rl.env import EnvConfig, RemediationEnv  # noqa: E402
 from rl.evaluate import PolicySpec, mean_ci, run_episodes  # noqa: E402
-from rl.ppo import Args, single_threaded_numerics, train, warm_caches  # noqa: E402
+from rl.ppo import Args, train, warm_caches  # noqa: E402
 from rl.train import TRAIN_SEED_BASE  # noqa: E402
-from simulator.actions import Action  # noqa: E402
 
 FIRST_SEEDS = {"ours": TRAIN_SEED_BASE + 400_000, "sb3": TRAIN_SEED_BASE + 500_000,
                "maskable": TRAIN_SEED_BASE + 600_000}
@@ -146,7 +146,7 @@ class SB3Policy:
         self.model = Algorithm.load(path, device="cpu")
 
     def decide(self, observation, mask, findings):
-        from rl.policies import Decision
+        from decision.policy import Decision
 
         extra = {"action_masks": np.asarray(mask, dtype=bool)} if self.kind == "maskable" else {}
         action, _ = self.model.predict(np.asarray(observation, dtype=np.float32), deterministic=True, **extra)

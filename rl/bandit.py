@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rl.reward import DEGRADED_MARGIN
+from decision.reward import DEGRADED_MARGIN
 from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 FALSE_ALERT_COST = 200.0
@@ -222,8 +222,8 @@ def cell(seed: int) -> tuple[str, str]:
 
 
 def simulate_episode(seed: int) -> Episode:
+    from decision.actions import Action
     from rl.env import RemediationEnv
-    from simulator.actions import Action
 
     model, scenario = cell(seed)
     env = RemediationEnv()

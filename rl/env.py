@@ -5,7 +5,7 @@ reset seed; every bit of the world's noise then follows from that seed (common r
 the same seed and actions give the same episode. Each step the agent picks one of the 7 remediations;
 the world applies it, serves the next day, and mlmon's monitoring day (nodes.day.monitor_day: the
 graph nodes' steps, on rows in memory instead of SQLite) turns that day into the policy observation
-of `rl.observation.policy_observation`, the function the remediation node calls.
+of `decision.observation.policy_observation`, the function the remediation node calls.
 
 The lighter path: a day has at most `max_rows_per_day` rows (fraud's 50,000 become 10,000). Rows are
 drawn in blocks, so the capped day is the first rows of the full day; tests/test_env.py shows the two
@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
+from decision.actions import N_ACTIONS, Action
+from decision.observation import N_POLICY_FEATURES, policy_observation
+from decision.reward import RewardWeights, compute_reward
 from nodes.memory import effect_on_memory, empty_memory, remember_day
 from nodes.alert import AlertThresholds, alert_summary
 from nodes.base import DayInputs
 from nodes.day import monitor_day
 from nodes.drift import profile_view
 from nodes.reference import ReferenceProfile
-from rl.observation import N_POLICY_FEATURES, policy_observation
-from rl.reward import RewardWeights, compute_reward
 from simulator import episode
-from simulator.actions import N_ACTIONS, Action
 from simulator.catalog import MODELS, get_model
 from simulator.scenarios import SCENARIOS, get_scenario
 from simulator.world import World, WorldState

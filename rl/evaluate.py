@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from decision.actions import Action
+from rl import SHIPPED_POLICY
 from rl.baselines import make_baseline
 from rl.counterfactual import clairvoyant, outcome
 from rl.env import EnvConfig, RemediationEnv
-from rl.policies import SHIPPED_POLICY
 from rl.seeds import VALIDATION_SEED_BASE
-from simulator.actions import Action
 from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 SEED_SETS = {"heldout": 0, "train": 1_000_000, "tune": 2_000_000, "validation": VALIDATION_SEED_BASE}
@@ -264,7 +264,7 @@ def _seed_table_command(args, results: dict, tuned: dict, seeds: list[int]) -> i
     from rich.console import Console
     from rich.progress import Progress
 
-    from rl.ppo import single_threaded_numerics
+    from rl.agent import single_threaded_numerics
 
     single_threaded_numerics()
     console = Console(stderr=args.json)
@@ -308,7 +308,7 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     if results is not None:
         return _seed_table_command(args, results, tuned, seeds)
-    from rl.ppo import single_threaded_numerics
+    from rl.agent import single_threaded_numerics
 
     single_threaded_numerics()
     specs, ppo, best = policy_specs(tuned, args.policy)

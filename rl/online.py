@@ -24,10 +24,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
-from rl import awr
+from rl import SHIPPED_POLICY, awr
 from rl.agent import load_agent, policy_bytes
 from rl.env import EnvConfig
-from rl.policies import SHIPPED_POLICY
 from rl.ppo import Args, train
 from stores.safefs import atomic_file, copy_atomic, open_lock, read_lock_note, refuse_links, write_lock_note
 

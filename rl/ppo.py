@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from rl.agent import Agent
+from rl.agent import Agent, single_threaded_numerics
 from rl.env import EnvConfig, RemediationEnv
 
 
@@ -76,11 +76,6 @@ class Args:
 
 def make_env(config: EnvConfig) -> Callable[[], gym.Env]:
     return lambda: RemediationEnv(config)
-
-
-def single_threaded_numerics() -> None:
-    """One torch thread: for networks this small it is several times faster here (BLAS: see rl/__init__)."""
-    torch.set_num_threads(1)
 
 
 def warm_caches(config: EnvConfig, episodes: int = 64) -> None:

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from rl.policies import SHIPPED_POLICY
+from rl import SHIPPED_POLICY
 from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 TRAIN_SEED_BASE = 1_000_000
@@ -66,13 +66,12 @@ def warm_start(args, ppo_args):
     """An agent cloned from the teacher policy (rl/imitation.py), and how well it copies it."""
     import torch
 
+    from decision.actions import Action
+    from decision.observation import POLICY_FEATURES
+    from rl.agent import Agent, single_threaded_numerics
     from rl.env import EnvConfig
     from rl.imitation import clone, demonstrations
-    from rl.observation import POLICY_FEATURES
     from rl.policies import make_policy
-    from rl.agent import Agent
-    from rl.ppo import single_threaded_numerics
-    from simulator.actions import Action
 
     single_threaded_numerics()
     torch.manual_seed(ppo_args.seed)
@@ -167,9 +166,8 @@ def train_seeds(args, seeds: list[int], command: str) -> int:
     """--seeds: train each seed, judge them on the validation seeds, ship the chosen one, write the results file."""
     import shutil
 
-    from rl.agent import load_agent, save_policy
+    from rl.agent import load_agent, save_policy, single_threaded_numerics
     from rl.evaluate import DEFAULT_BASELINES, PolicySpec, load_tuned
-    from rl.ppo import single_threaded_numerics
     from rl.seeds import judge_seeds, select, seed_policy_path, selection_rule, validation_seeds, write_results
 
     try:

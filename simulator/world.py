@@ -18,7 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
-from simulator.actions import ACTION_COSTS, RETRAIN_DELAY_DAYS, Action
+from decision.actions import ACTION_COSTS, RETRAIN_DELAY_DAYS, Action
 from simulator.catalog import ModelSpec
 from simulator.classifier import LogisticModel, best_threshold, fit_logistic
 from simulator.scenarios import DayConditions, Scenario

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from decision.actions import Action
+from decision.observation import N_POLICY_FEATURES
 from rl.env import ENV_ID, EnvConfig, RemediationEnv, register
-from rl.observation import N_POLICY_FEATURES
 from simulator import episode
-from simulator.actions import Action
 from simulator.catalog import get_model
 from simulator.scenarios import get_scenario
 from simulator.world import World

@@ -12,13 +12,13 @@ import pytest
 import torch
 from conftest import ROOT, run_job
 
+from decision.actions import Action
+from decision.observation import POLICY_FEATURES
 from rl.env import EnvConfig, RemediationEnv
-from rl.observation import POLICY_FEATURES
 from rl.online import POLICY_FILE, PREVIOUS_FILE
-from rl.policies import SHIPPED_POLICY
+from rl import SHIPPED_POLICY
 from rl.agent import Agent, load_agent
 from rl.ppo import Args, train
-from simulator.actions import Action
 
 EVAL_SEEDS = range(500_000, 500_016)  # neither training (1,000,000+) nor held-out (0+) seeds
 
