@@ -141,6 +141,13 @@ def run_episodes(specs: list[PolicySpec], seeds: list[int], config: EnvConfig, s
     return results
 
 
+def judge_seeds(policies: dict[int, Path], baseline, seeds: list[int], workers: int = 2, progress=None) -> dict[int, dict]:
+    """Every seed's policy and the baseline (a PolicySpec) on the same episodes: seed -> `paired` figures."""
+    specs = [baseline] + [PolicySpec(f"seed {s}", "ppo", {"path": str(p)}) for s, p in policies.items()]
+    records = run_episodes(specs, seeds, EnvConfig(), success=False, workers=workers, progress=progress)
+    return {s: paired(records, f"seed {s}", baseline.name) for s in policies}
+
+
 # ---- statistics ---------------------------------------------------------------------------------
 
 def mean_ci(values) -> tuple[float, list[float]]:
@@ -150,6 +157,18 @@ def mean_ci(values) -> tuple[float, list[float]]:
         return mean, [mean, mean]
     half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
     return mean, [mean - half, mean + half]
+
+
+def paired(records: list[dict], policy: str, baseline: str) -> dict:
+    """Mean return of `policy` and its paired difference to `baseline` on the same episodes, with 95% CIs."""
+    mine = sorted((r for r in records if r["policy"] == policy), key=lambda r: r["seed"])
+    theirs = sorted((r for r in records if r["policy"] == baseline), key=lambda r: r["seed"])
+    if [r["seed"] for r in mine] != [r["seed"] for r in theirs]:
+        raise ValueError(f"{policy} and {baseline} were not played on the same episodes")
+    mean, ci = mean_ci([r["return"] for r in mine])
+    diff, diff_ci = mean_ci([a["return"] - b["return"] for a, b in zip(mine, theirs)])
+    return {"episodes": len(mine), "mean_return": round(mean, 3), "ci95": [round(v, 3) for v in ci],
+            "paired_difference": round(diff, 3), "paired_ci95": [round(v, 3) for v in diff_ci]}
 
 
 def summarise(records: list[dict], ppo: str | None, best_baseline: str | None) -> dict:
@@ -229,7 +248,7 @@ def parse_args(argv):
 def seed_table(results: dict, tuned: dict, seeds: list[int], workers: int, progress=None) -> dict:
     """Every training seed's policy against the best tuned baseline on the same episodes: per seed its mean
     return and paired difference with 95% CIs, and the spread of the paired differences over seeds."""
-    from rl.seeds import judge_seeds, spread
+    from rl.seeds import spread
 
     best = tuned["best"]
     baseline = PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})

@@ -3,7 +3,7 @@ ship by a rule fixed in advance, and keep it all in a results file that `python 
 --training-seeds` reads to put every seed on the held-out seeds.
 
 One trained policy is one sample of its recipe. `python -m rl.train --seeds 1-5` trains the recipe once
-per seed (rl/train.py), then this module plays every seed's policy and the best tuned baseline on the
+per seed (rl/train.py), then plays every seed's policy and the best tuned baseline (rl.evaluate.judge_seeds) on the
 validation seeds (VALIDATION_SEED_BASE.., disjoint from the held-out, training, tuning, online and
 demonstration seeds) and ships the policy SELECTION_RULE picks. The rule reads validation returns only;
 held-out episodes play no part in choosing what ships.
@@ -57,30 +57,6 @@ def results_path(out: Path) -> Path:
 
 def validation_seeds(episodes: int = VALIDATION_EPISODES) -> list[int]:
     return list(range(VALIDATION_SEED_BASE, VALIDATION_SEED_BASE + episodes))
-
-
-def paired(records: list[dict], policy: str, baseline: str) -> dict:
-    """Mean return of `policy` and its paired difference to `baseline` on the same episodes, with 95% CIs."""
-    from rl.evaluate import mean_ci
-
-    mine = sorted((r for r in records if r["policy"] == policy), key=lambda r: r["seed"])
-    theirs = sorted((r for r in records if r["policy"] == baseline), key=lambda r: r["seed"])
-    if [r["seed"] for r in mine] != [r["seed"] for r in theirs]:
-        raise ValueError(f"{policy} and {baseline} were not played on the same episodes")
-    mean, ci = mean_ci([r["return"] for r in mine])
-    diff, diff_ci = mean_ci([a["return"] - b["return"] for a, b in zip(mine, theirs)])
-    return {"episodes": len(mine), "mean_return": round(mean, 3), "ci95": [round(v, 3) for v in ci],
-            "paired_difference": round(diff, 3), "paired_ci95": [round(v, 3) for v in diff_ci]}
-
-
-def judge_seeds(policies: dict[int, Path], baseline, seeds: list[int], workers: int = 2, progress=None) -> dict[int, dict]:
-    """Every seed's policy and the baseline (a PolicySpec) on the same episodes: seed -> `paired` figures."""
-    from rl.env import EnvConfig
-    from rl.evaluate import PolicySpec, run_episodes
-
-    specs = [baseline] + [PolicySpec(f"seed {s}", "ppo", {"path": str(p)}) for s, p in policies.items()]
-    records = run_episodes(specs, seeds, EnvConfig(), success=False, workers=workers, progress=progress)
-    return {s: paired(records, f"seed {s}", baseline.name) for s in policies}
 
 
 def select(validation: dict[int, dict]) -> int:

@@ -167,8 +167,8 @@ def train_seeds(args, seeds: list[int], command: str) -> int:
     import shutil
 
     from rl.agent import load_agent, save_policy, single_threaded_numerics
-    from rl.evaluate import DEFAULT_BASELINES, PolicySpec, load_tuned
-    from rl.seeds import judge_seeds, select, seed_policy_path, selection_rule, validation_seeds, write_results
+    from rl.evaluate import DEFAULT_BASELINES, PolicySpec, judge_seeds, load_tuned
+    from rl.seeds import select, seed_policy_path, selection_rule, validation_seeds, write_results
 
     try:
         tuned = load_tuned(DEFAULT_BASELINES)
