@@ -1,4 +1,4 @@
-"""Paired comparison of PPO policy files against the playbook on the same held-out episodes.
+"""Paired comparison of PPO policy files against the playbook, and against each other, on the same held-out episodes.
 
 Used to choose the shipped training recipe (warm start or not):
 
@@ -6,7 +6,9 @@ Used to choose the shipped training recipe (warm start or not):
     python benchmarks/compare_policies.py --episodes 100 /tmp/scratch.pt rl/trained/ppo_remediation.pt
 
 Prints each policy's mean return with a 95% CI, then per PPO file the paired difference to the
-playbook with its CI and the mean difference per scenario. No success replays (fast).
+playbook with its CI and the mean difference per scenario, and for every file after the first its
+paired difference to the first (benchmarks/online_runs.py: the policy after online runs against
+the one before). No success replays (fast).
 """
 from __future__ import annotations
 
@@ -20,9 +22,46 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rl.agent import single_threaded_numerics  # noqa: E402
 from rl.env import EnvConfig  # noqa: E402
 from rl.evaluate import PolicySpec, mean_ci, parse_seeds, run_episodes  # noqa: E402
-from rl.ppo import single_threaded_numerics  # noqa: E402
+
+
+def paired(a: list[dict], b: list[dict]) -> dict:
+    """a - b on the same episodes: mean, 95% CI, and the mean per scenario."""
+    assert [r["seed"] for r in a] == [r["seed"] for r in b]
+    mean, ci = mean_ci([x["return"] - y["return"] for x, y in zip(a, b)])
+    per_scenario = defaultdict(list)
+    for x, y in zip(a, b):
+        per_scenario[x["scenario"]].append(x["return"] - y["return"])
+    return {"mean": mean, "ci95": ci, "per_scenario": {s: float(np.mean(v)) for s, v in sorted(per_scenario.items())}}
+
+
+def compare(policies: list[Path], seeds: list[int], workers: int = 2) -> dict:
+    """Episodes of the playbook, always continuing and each PPO file on `seeds`: records per policy, by seed."""
+    single_threaded_numerics()
+    specs = [PolicySpec("playbook", "playbook", {}), PolicySpec("always_continue", "always_continue", {})]
+    specs += [PolicySpec(str(p), "ppo", {"path": str(p)}) for p in policies]
+    records = run_episodes(specs, seeds, EnvConfig(), success=False, workers=workers)
+    by_policy = defaultdict(list)
+    for r in sorted(records, key=lambda r: r["seed"]):
+        by_policy[r["policy"]].append(r)
+    return by_policy
+
+
+def print_comparison(by_policy: dict, policies: list[Path]) -> None:
+    for name, runs in by_policy.items():
+        mean, ci = mean_ci([r["return"] for r in runs])
+        print(f"{name:45s} mean return {mean:7.1f}  95% CI [{ci[0]:.1f}, {ci[1]:.1f}]")
+
+    def line(label: str, d: dict) -> str:
+        return (f"paired {label}: {d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]  per scenario: "
+                + ", ".join(f"{s} {v:+.1f}" for s, v in d["per_scenario"].items()))
+
+    for path in policies:
+        print(line(f"{path} - playbook", paired(by_policy[str(path)], by_policy["playbook"])))
+    for path in policies[1:]:
+        print(line(f"{path} - {policies[0]}", paired(by_policy[str(path)], by_policy[str(policies[0])])))
 
 
 def main() -> None:
@@ -31,24 +70,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seeds", default="heldout")
     options = parser.parse_args()
-    single_threaded_numerics()
-    specs = [PolicySpec("playbook", "playbook", {}), PolicySpec("always_continue", "always_continue", {})]
-    specs += [PolicySpec(str(p), "ppo", {"path": str(p)}) for p in options.policies]
-    records = run_episodes(specs, parse_seeds(options.seeds, options.episodes), EnvConfig(), success=False, workers=2)
-    by_policy = defaultdict(list)
-    for r in sorted(records, key=lambda r: r["seed"]):
-        by_policy[r["policy"]].append(r)
-    for name, runs in by_policy.items():
-        mean, ci = mean_ci([r["return"] for r in runs])
-        print(f"{name:45s} mean return {mean:7.1f}  95% CI [{ci[0]:.1f}, {ci[1]:.1f}]")
-    for path in options.policies:
-        pairs = list(zip(by_policy[str(path)], by_policy["playbook"]))
-        mean, ci = mean_ci([a["return"] - b["return"] for a, b in pairs])
-        per_scenario = defaultdict(list)
-        for a, b in pairs:
-            per_scenario[a["scenario"]].append(a["return"] - b["return"])
-        print(f"paired {path} - playbook: {mean:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}]  per scenario: "
-              + ", ".join(f"{s} {np.mean(v):+.1f}" for s, v in sorted(per_scenario.items())))
+    print_comparison(compare(options.policies, parse_seeds(options.seeds, options.episodes)), options.policies)
 
 
 if __name__ == "__main__":

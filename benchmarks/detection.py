@@ -34,8 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from decision.actions import Action  # noqa: E402
 from rl.env import EnvConfig, RemediationEnv  # noqa: E402
-from simulator.actions import Action  # noqa: E402
 from simulator.catalog import MODELS  # noqa: E402
 from simulator.scenarios import SCENARIOS, DayConditions, get_scenario  # noqa: E402
 

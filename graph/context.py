@@ -19,7 +19,7 @@ from stores.predictions import DayView, ModelSchema
 class RunContext:
     stores: Stores
     schema: ModelSchema
-    policy: object  # rl.policies.Policy
+    policy: object  # decision.policy.Policy
     source: object  # graph.sources.SimulationSource | LogSource: where days come from, what actions do
     faults: dict = field(default_factory=dict)  # MLMON_FAULT: node -> days to raise on
     kills: dict = field(default_factory=dict)  # MLMON_KILL: step -> days to SIGKILL the process after

@@ -11,11 +11,11 @@ import time
 
 from langgraph.graph import END
 
+from decision.actions import Action
 from nodes.memory import effect_on_memory, remember_day
 from nodes import faults
 from nodes.base import graph_step
 from nodes.performance import STATUS_CODE
-from simulator.actions import Action
 from stores.db import day_date
 
 MONITORING_NODES = ("performance", "drift", "quality", "alert", "remediation")

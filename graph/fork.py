@@ -16,9 +16,9 @@ from graph.build import build_graph
 from graph.history import past_days
 from graph.runner import (RUN_ID, RunConfig, RunError, open_checkpointer, run_lock, thread_config, thread_status,
                           validate_output_dir)
+from decision.actions import ACTION_COSTS, Action
 from nodes.alert import AlertThresholds, judge_alerts
 from nodes.base import DayInputs
-from simulator.actions import ACTION_COSTS, Action
 from stores import STORES_FILE, StoreError, open_stores
 from stores.fork import copy_days, record_fork
 

@@ -46,7 +46,8 @@ from nodes.llm import BASE_URL_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT as DEFAULT_LL
 from nodes.webhooks import DEFAULT_TIMEOUT as DEFAULT_NOTIFY_TIMEOUT, check_webhook_url  # noqa: E402
 from nodes.faults import ENV_VAR as FAULT_ENV_VAR  # noqa: E402
 from nodes.faults import KILL_VAR  # noqa: E402
-from rl.policies import POLICY_NAMES, SHIPPED_POLICY  # noqa: E402
+from rl import SHIPPED_POLICY  # noqa: E402
+from rl.policies import POLICY_NAMES  # noqa: E402
 from simulator.catalog import DEFAULT_MODEL, MODELS  # noqa: E402
 from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, OneLineParser, wrap  # noqa: E402
 from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS  # noqa: E402

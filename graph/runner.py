@@ -330,12 +330,18 @@ def learn_from_run(config, stores: Stores, on_event: Callable[[str, dict], None]
 
     runs = []
     for model in config.models:
+        summaries = stores.metrics.day_summaries(config.run_id, model)
+        observed = {d["day"]: d["observation"] for d in summaries}
         # Only the days PPO itself decided: a fallback day's action came from the playbook (or was a
-        # forced continue on an empty observation) and would teach the policy what it did not do.
-        days = [d for d in stores.metrics.day_summaries(config.run_id, model) if d["policy"] == "ppo"]
+        # forced continue on an empty observation) and would teach the policy what it did not do. Each
+        # day needs the next day's observation, for its advantage, unless it is the run's last.
+        days = [d for d in summaries if d["policy"] == "ppo"
+                and (d["day"] == config.days - 1 or observed.get(d["day"] + 1) is not None)]
         if days:
             runs.append({"observations": [d["observation"] for d in days], "masks": [d["mask"] for d in days],
-                         "actions": [d["action_index"] for d in days], "rewards": [d["reward"] for d in days]})
+                         "actions": [d["action_index"] for d in days], "rewards": [d["reward"] for d in days],
+                         "next_observations": [observed.get(d["day"] + 1) or d["observation"] for d in days],
+                         "terminal": [d["day"] == config.days - 1 for d in days]})
     wait = lambda holder: on_event("learning", {"status": f"waiting for {holder} to finish its policy update"})  # noqa: E731
     faults.maybe_kill(faults.kills_from_environment(), "learning", 0)
     try:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from decision.actions import N_ACTIONS, Action
+from decision.reward import RewardWeights, compute_reward
 from rl.counterfactual import outcome as counterfactual_outcome
-from rl.reward import RewardWeights, compute_reward
 from simulator import episode
-from simulator.actions import N_ACTIONS, Action
 from simulator.world import World, WorldState
 from stores.predictions import ModelSchema
 

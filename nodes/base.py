@@ -30,6 +30,9 @@ class DayInputs:
     thresholds: "AlertThresholds"
     run_id: str = ""
     model: str = ""
+    # Compute only what the policy observation, the alerts and the memory read (the RL environment): the
+    # figures only people and the stores read are left out (None); see nodes.day.monitor_day.
+    policy_only: bool = False
     _profile: dict | None = field(default=None, repr=False)
 
     @property

@@ -3,6 +3,12 @@
 The graph wires each step as its own node (so each can fall back on its own); the RL environment and
 the exporter call `monitor_day`. All of them run the same step functions on the same `DayInputs`, so a
 day's findings do not depend on who asks.
+
+A policy-only day (`DayInputs.policy_only`, the RL environment's) runs the same steps but leaves out
+the figures nothing downstream of the findings reads except people and the stores (the performance
+step's POLICY_ONLY_OMITS, the quality step's precision, recall and F1, the alert step's store rows):
+the steps skip those lines and nothing else, so every finding they keep is the full day's, bit for
+bit (tests/test_env.py compares the environment's observations and rewards on both).
 """
 from __future__ import annotations
 

@@ -277,7 +277,8 @@ def roc_auc(score: np.ndarray, label: np.ndarray) -> float | None:
 
 # ---- sampling bands ------------------------------------------------------------------------------
 
-def per_row_variances(score: np.ndarray, probability: np.ndarray, prediction: np.ndarray) -> dict:
+def per_row_variances(score: np.ndarray, probability: np.ndarray, prediction: np.ndarray,
+                      metrics: tuple[str, ...] = METRICS) -> dict:
     """metric -> (label variance, sampling variance) per row, for rows sorted by score (None: undefined).
 
     Each metric is a smooth function of the rows' labels y and of which rows were drawn (weights w);
@@ -288,7 +289,8 @@ def per_row_variances(score: np.ndarray, probability: np.ndarray, prediction: np
       with y = p (the estimate is the expected metric).
     Both times the number of rows give the per-row constants. For ROC AUC, M = (sum y_i b_i - S^2/2) /
     (S (n - S)) with b_i the rows below row i (ties half) and S = sum y. tests/test_estimation.py checks
-    these against a Monte Carlo of label draws and bootstrap resamples.
+    these against a Monte Carlo of label draws and bootstrap resamples. Metrics not in `metrics` are
+    None (each is computed on its own, so leaving some out changes none of the others).
 
     >>> v = per_row_variances(np.array([0.2, 0.4, 0.6, 0.8]), np.array([0.2, 0.4, 0.6, 0.8]), np.array([0, 0, 1, 1]))
     >>> [round(x, 4) for x in v["accuracy"]]  # mean p(1 - p), and the variance of P(row predicted right)
@@ -302,21 +304,22 @@ def per_row_variances(score: np.ndarray, probability: np.ndarray, prediction: np
         influence = influence - influence.mean()  # a metric of proportions: scaling every weight changes nothing
         return n * float(noise @ (gradient * gradient)), n * float(influence @ influence)
 
-    q = np.where(pred == 1, p, 1.0 - p)
-    out: dict = {"accuracy": (float(noise.mean()), float(q.var())),
-                 "precision": None, "recall": None, "f1": None, "roc_auc": None}
+    out: dict = {"accuracy": None, "precision": None, "recall": None, "f1": None, "roc_auc": None}
+    if "accuracy" in metrics:
+        q = np.where(pred == 1, p, 1.0 - p)
+        out["accuracy"] = (float(noise.mean()), float(q.var()))
     predicted, positives, true_positives = float(pred.sum()), float(p.sum()), float(p @ pred)
-    if predicted > 0:  # precision = sum y pred / sum pred
+    if predicted > 0 and "precision" in metrics:  # precision = sum y pred / sum pred
         m = true_positives / predicted
         out["precision"] = variances(pred / predicted, pred * (p - m) / predicted)
-    if positives > 0:  # recall = sum y pred / sum y
+    if positives > 0 and "recall" in metrics:  # recall = sum y pred / sum y
         m = true_positives / positives
         out["recall"] = variances((pred - m) / positives, p * (pred - m) / positives)
-    if predicted + positives > 0:  # F1 = 2 sum y pred / (sum pred + sum y)
+    if predicted + positives > 0 and "f1" in metrics:  # F1 = 2 sum y pred / (sum pred + sum y)
         m, d = 2 * true_positives / (predicted + positives), predicted + positives
         out["f1"] = variances((2 * pred - m) / d, (2 * p * pred - m * (pred + p)) / d)
     pairs = positives * (n - positives)
-    if pairs > 0:
+    if pairs > 0 and "roc_auc" in metrics:
         below, ties = _below(score)
         first, after = ties if ties else (np.arange(n), np.arange(1, n + 1))
         m = (float(p @ below) - positives * positives / 2.0) / pairs
@@ -330,7 +333,8 @@ def per_row_variances(score: np.ndarray, probability: np.ndarray, prediction: np
 
 
 def sampling_band(score: np.ndarray, probability: np.ndarray, prediction: np.ndarray, period_rows: int,
-                  estimate: dict, calibration_rows: int | None = None, z: float = BAND_Z) -> tuple[dict, dict]:
+                  estimate: dict, calibration_rows: int | None = None, z: float = BAND_Z,
+                  metrics: tuple[str, ...] = METRICS) -> tuple[dict, dict]:
     """Each estimate's standard error against the period's realised value, and its band [lo, hi].
 
     The realised metric differs from the estimate for up to three reasons, each a per-row variance
@@ -344,7 +348,7 @@ def sampling_band(score: np.ndarray, probability: np.ndarray, prediction: np.nda
     n, big_n = len(score), max(period_rows, len(score))
     calibration_share = 1 / calibration_rows if calibration_rows else 0.0
     se, band = {}, {}
-    for name, per_row in per_row_variances(score, probability, prediction).items():
+    for name, per_row in per_row_variances(score, probability, prediction, metrics).items():
         if per_row is None or estimate[name] is None:
             se[name] = band[name] = None
             continue
@@ -357,11 +361,13 @@ def sampling_band(score: np.ndarray, probability: np.ndarray, prediction: np.nda
 # ---- the period's estimate -----------------------------------------------------------------------
 
 def estimate_performance(score: np.ndarray, prediction: np.ndarray, calibrator: ScoreCalibrator,
-                         period_rows: int | None = None) -> dict | None:
+                         period_rows: int | None = None, banded: tuple[str, ...] = METRICS) -> dict | None:
     """The period's estimated metrics from a uniform sample of its scores and predictions (plain data).
 
     {accuracy, precision, recall, f1, roc_auc, se: {...}, band: {metric: [lo, hi]}, calibrated,
     calibration, calibration_error, calibration_note, n_scored, period_rows}; None without rows.
+    Only the metrics in `banded` get a standard error and a band (the others' are None), and ROC AUC
+    is estimated only if it is among them: the RL environment needs the accuracy's alone.
     """
     if len(score) == 0:
         return None
@@ -369,10 +375,10 @@ def estimate_performance(score: np.ndarray, prediction: np.ndarray, calibrator: 
     score, prediction = np.asarray(score, dtype=float)[order], np.asarray(prediction)[order]
     probability = calibrator.apply(score)
     estimate = expected_metrics(probability, prediction)
-    estimate["roc_auc"] = _sorted_roc_auc(_below(score)[0], probability)
+    estimate["roc_auc"] = _sorted_roc_auc(_below(score)[0], probability) if "roc_auc" in banded else None
     period_rows = len(score) if period_rows is None else int(period_rows)
     calibration_rows = calibrator.n_rows if calibrator.method == "isotonic" else None
-    se, band = sampling_band(score, probability, prediction, period_rows, estimate, calibration_rows)
+    se, band = sampling_band(score, probability, prediction, period_rows, estimate, calibration_rows, metrics=banded)
     return {**estimate, "se": se, "band": band, "calibrated": calibrator.already_calibrated,
             "calibration": calibrator.method, "calibration_error": calibrator.calibration_error,
             "calibration_note": calibrator.note, "n_scored": len(score), "period_rows": period_rows,

@@ -9,10 +9,10 @@ when a crashed day is replayed: a day is narrated once, whatever happens to the 
 """
 from __future__ import annotations
 
+from decision.actions import Action
+from decision.observation import POLICY_FEATURES
 from nodes.base import graph_step
 from nodes.prompts import actions_sentence, findings_lines, incident_lines, messages
-from rl.observation import POLICY_FEATURES
-from simulator.actions import Action
 from stores.db import day_date
 
 PAST_INCIDENTS = 3  # earlier incidents of the model shown to the LLM (the prompt stays small)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from rl.observation import POLICY_FEATURES
+from decision.observation import POLICY_FEATURES
 
 SYSTEM = """\
 You write the daily notes of mlmon, a system that monitors machine-learning models in production.
@@ -27,7 +27,7 @@ Answer with one JSON object and nothing else:
  "justification": "<2 to 4 sentences: why the chosen action fits the policy's inputs, its action
  probabilities and the incident's history>"}"""
 
-# What each input of the policy means, for the LLM (the values are scaled; see rl/observation.py).
+# What each input of the policy means, for the LLM (the values are scaled; see decision/observation.py).
 FEATURE_MEANINGS = {
     "current_accuracy": "today's accuracy (estimated from scores when no labels arrived)",
     "drift_score": "input drift score, 0 none to 1 severe",

@@ -26,7 +26,7 @@ def _ratio(a: float, b: float) -> float | None:
     return float(a / b) if b else None
 
 
-def label_quality(labelled: LabelledRows) -> dict:
+def label_quality(labelled: LabelledRows, policy_only: bool = False) -> dict:
     """Precision, recall, F1 overall and accuracy/recall/false-positive rate per group.
 
     >>> groups = np.array(["a"] * 100 + ["b"] * 100, dtype=object)
@@ -36,11 +36,21 @@ def label_quality(labelled: LabelledRows) -> dict:
     >>> q["per_group"]["a"]["accuracy"], q["per_group"]["b"]["accuracy"], q["bias_gap"]
     (1.0, 0.0, 1.0)
     """
-    tn, fp, fn, tp = _confusion(labelled.prediction, labelled.label)
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f1 = None if not precision or not recall else 2 * precision * recall / (precision + recall)
+    if policy_only:  # the bias gap alone (the alert reads it); no confusion counts, precision, recall or F1
+        tn = fp = fn = tp = precision = recall = f1 = None
+    else:
+        tn, fp, fn, tp = _confusion(labelled.prediction, labelled.label)
+        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        f1 = None if not precision or not recall else 2 * precision * recall / (precision + recall)
     # Confusion cells per group in one pass: cell = 2 * label + prediction (tn 0, fp 1, fn 2, tp 3).
-    groups, index = np.unique(labelled.group, return_inverse=True)
+    if labelled.group.dtype.kind in "iu" and len(labelled.group) and labelled.group.min() >= 0:
+        # Category codes (the RL environment's rows): the same groups, in the same order, as np.unique
+        # gives, found by counting instead of sorting.
+        present = np.bincount(labelled.group)
+        groups = np.flatnonzero(present)
+        index = np.cumsum(present > 0)[labelled.group] - 1
+    else:
+        groups, index = np.unique(labelled.group, return_inverse=True)
     cell = 2 * labelled.label.astype(int) + labelled.prediction.astype(int)
     counts = np.bincount(index * 4 + cell, minlength=4 * len(groups)).reshape(-1, 4)
     per_group = {}
@@ -77,7 +87,7 @@ def measure_quality(inputs: DayInputs) -> dict:
     """The monitoring day's third step (nodes.day): data quality always, label metrics when labels arrived."""
     result = {"data_quality": data_quality(inputs.profile, inputs.reference.columns, inputs.schema), "method": "full"}
     if inputs.labelled:
-        result.update(label_quality(inputs.view.labelled))
+        result.update(label_quality(inputs.view.labelled, inputs.policy_only))
     else:
         result.update({"precision": None, "recall": None, "f1": None, "per_group": {}, "bias_gap": None,
                        "bias_metric": "accuracy", "method": "data_quality_only"})

@@ -1,15 +1,14 @@
 """Remediation node: build the state vector, ask the policy, record the decision with its justification.
 
 The policy is asked every day: continuing is a decision too. The state vector comes from
-rl.observation.build_observation, the one function the RL environment also uses.
+decision.observation.build_observation, the one function the RL environment also uses.
 """
 from __future__ import annotations
 
+from decision.actions import ACTION_COSTS, Action
+from decision.observation import N_POLICY_FEATURES, policy_observation
+from decision.policy import Decision, RulesPolicy
 from nodes.base import graph_step
-from rl.observation import policy_observation
-from rl.observation import N_POLICY_FEATURES
-from rl.policies import Decision, RulesPolicy
-from simulator.actions import ACTION_COSTS, Action
 
 
 def findings_for_policy(state: dict) -> dict:

@@ -21,9 +21,9 @@ import torch
 import torch.nn as nn
 from torch.distributions import Categorical
 
-from rl.observation import POLICY_FEATURES
-from rl.policies import Decision
-from simulator.actions import Action
+from decision.actions import Action
+from decision.observation import POLICY_FEATURES
+from decision.policy import Decision
 from stores.safefs import atomic_file
 
 MASKED_LOGIT = -1e8
@@ -184,9 +184,14 @@ def digest(data: bytes) -> str:
 
 # ---- serving --------------------------------------------------------------------------------------
 
+def single_threaded_numerics() -> None:
+    """One torch thread: for networks this small it is several times faster here (BLAS: see rl/__init__)."""
+    torch.set_num_threads(1)
+
+
 def greedy_action(agent: Agent, observation, mask) -> tuple[int, np.ndarray]:
     """The most probable allowed action, and the action probabilities."""
-    torch.set_num_threads(1)
+    single_threaded_numerics()
     with torch.no_grad():
         dist = agent.distribution(torch.tensor(np.asarray(observation, dtype=np.float32))[None],
                                   torch.tensor(np.asarray(mask, dtype=np.float32))[None])

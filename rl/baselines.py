@@ -2,7 +2,7 @@
 
 Every baseline sees exactly what PPO sees (the policy observation and the action mask, plus the open
 incident for the playbook) and decides daily through the same `decide(observation, mask, findings)`
-interface as rl.policies. Stateful ones (CUSUM) are reset at the start of each episode.
+interface as decision.policy. Stateful ones (CUSUM) are reset at the start of each episode.
 
 - always-continue and random: the floor.
 - periodic retrain: retrain every k days, whatever happens.
@@ -12,16 +12,16 @@ interface as rl.policies. Stateful ones (CUSUM) are reset at the start of each e
 - CUSUM on accuracy: Page's cumulative-sum detector (nodes.detectors.Cusum, the one the alert node
   uses) on the drop below the accuracy seen in the first days of the episode (or since the last
   retrain); retrain when it fires.
-- the playbook: rl.policies.RulesPolicy, the root-cause playbook the graph runs by default.
+- the playbook: decision.policy.RulesPolicy, the root-cause playbook the graph runs by default.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from decision.actions import Action
+from decision.observation import POLICY_FEATURES
+from decision.policy import Decision, NoopPolicy, RandomPolicy, RulesPolicy
 from nodes.detectors import Cusum
-from rl.observation import POLICY_FEATURES
-from rl.policies import Decision, NoopPolicy, RandomPolicy, RulesPolicy
-from simulator.actions import Action
 
 _INDEX = {name: i for i, name in enumerate(POLICY_FEATURES)}
 

@@ -2,7 +2,7 @@
 
 Because every random draw of a day depends only on (seed, model, day), the world can be stepped from
 any saved state under any actions and meets the same traffic. Rewards here are the environment's
-(`rl.reward`), computed from the world's truth alone, so no monitoring is needed to replay.
+(`decision.reward`), computed from the world's truth alone, so no monitoring is needed to replay.
 
 - `outcome`: the reward of taking `action` on `day` and then continuing for `horizon - 1` days.
 - `clairvoyant`: a planner that knows the episode's world (scenario, onset, every future day) and
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rl.reward import DEGRADED_MARGIN, RewardWeights, compute_reward
+from decision.actions import Action
+from decision.reward import DEGRADED_MARGIN, RewardWeights, compute_reward
 from simulator import episode
-from simulator.actions import Action
 from simulator.world import World, WorldState
 
 SUCCESS_HORIZON = 7

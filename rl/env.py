@@ -5,7 +5,7 @@ reset seed; every bit of the world's noise then follows from that seed (common r
 the same seed and actions give the same episode. Each step the agent picks one of the 7 remediations;
 the world applies it, serves the next day, and mlmon's monitoring day (nodes.day.monitor_day: the
 graph nodes' steps, on rows in memory instead of SQLite) turns that day into the policy observation
-of `rl.observation.policy_observation`, the function the remediation node calls.
+of `decision.observation.policy_observation`, the function the remediation node calls.
 
 The lighter path: a day has at most `max_rows_per_day` rows (fraud's 50,000 become 10,000). Rows are
 drawn in blocks, so the capped day is the first rows of the full day; tests/test_env.py shows the two
@@ -19,20 +19,20 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
+from decision.actions import N_ACTIONS, Action
+from decision.observation import N_POLICY_FEATURES, policy_observation
+from decision.reward import RewardWeights, compute_reward
 from nodes.memory import effect_on_memory, empty_memory, remember_day
 from nodes.alert import AlertThresholds, alert_summary
 from nodes.base import DayInputs
 from nodes.day import monitor_day
 from nodes.drift import profile_view
 from nodes.reference import ReferenceProfile
-from rl.observation import N_POLICY_FEATURES, policy_observation
-from rl.reward import RewardWeights, compute_reward
 from simulator import episode
-from simulator.actions import N_ACTIONS, Action
 from simulator.catalog import MODELS, get_model
 from simulator.scenarios import SCENARIOS, get_scenario
 from simulator.world import World, WorldState
-from stores.predictions import reference_from_log, view_from_log
+from stores.predictions import reference_from_log
 
 ENV_ID = "mlmon/Remediation-v0"
 REFERENCE_POOL = 16  # pre-launch data sets (and initial models) episodes draw from; fits are cached
@@ -46,6 +46,9 @@ class EnvConfig:
     max_rows_per_day: int | None = 10000
     reward: RewardWeights = field(default_factory=RewardWeights)
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    # Monitor each day policy-only (nodes.day): the same observations and rewards, bit for bit, without
+    # the figures only people read. False runs the full monitoring day, as the graph does.
+    policy_only: bool = True
 
 
 _PROFILES: OrderedDict = OrderedDict()
@@ -129,11 +132,10 @@ class RemediationEnv(gym.Env):
     def _begin_day(self) -> None:
         served = episode.begin_day(self.world, self.sim, self.day)
         self.sim, self.batch = served.sim, served.batch
-        view = view_from_log(self.day, self.world.to_log(served.batch, category_names=False), self.schema)
         findings = monitor_day(DayInputs(
-            day=self.day, view=view, reference=self.references[self.memory["reference_version"]],
+            day=self.day, view=self.world.to_view(served.batch), reference=self.references[self.memory["reference_version"]],
             baseline=self.baseline, memory=self.memory, schema=self.schema, thresholds=self.config.alert_thresholds,
-            run_id="env", model=self.world.spec.name))
+            run_id="env", model=self.world.spec.name, policy_only=self.config.policy_only))
         self.findings = {**findings, "alerts": alert_summary(findings["alerts"])}
         self.mask = self.world.action_mask(self._world_state())
 

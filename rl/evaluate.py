@@ -1,7 +1,8 @@
 """python -m rl.evaluate: every policy on the same held-out episodes, with confidence intervals.
 
 Seeds: `heldout` episodes use reset seeds 0, 1, 2, ...; `tune` (where baselines are tuned) starts at
-2,000,000 and PPO trains on seeds drawn from 1,000,000 up, so the three never meet. Every policy plays
+2,000,000, PPO trains on seeds drawn from 1,000,000 up, and `validation` (where the shipped training seed
+is chosen, rl/seeds.py) starts at 5,000,000, so they never meet. Every policy plays
 the same episodes (paired), so differences between policies are measured on the same worlds.
 
 Reported per policy: mean return with a 95% t-interval, dollars spent on remediation, SLA-violation
@@ -25,14 +26,15 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from decision.actions import Action
+from rl import SHIPPED_POLICY
 from rl.baselines import make_baseline
 from rl.counterfactual import clairvoyant, outcome
 from rl.env import EnvConfig, RemediationEnv
-from rl.policies import SHIPPED_POLICY
-from simulator.actions import Action
+from rl.seeds import VALIDATION_SEED_BASE
 from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
-SEED_SETS = {"heldout": 0, "train": 1_000_000, "tune": 2_000_000}
+SEED_SETS = {"heldout": 0, "train": 1_000_000, "tune": 2_000_000, "validation": VALIDATION_SEED_BASE}
 DEFAULT_POLICY = SHIPPED_POLICY
 DEFAULT_BASELINES = SHIPPED_POLICY.parent / "baselines.json"
 
@@ -46,7 +48,7 @@ def parse_seeds(spec: str, episodes: int) -> list[int]:
             raise ValueError
         return list(range(int(first), int(last)))
     except ValueError:
-        raise ValueError(f"--seeds must be train, heldout, tune or A:B, not {spec!r}") from None
+        raise ValueError(f"--seeds must be heldout, validation, tune, train or A:B, not {spec!r}") from None
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,13 @@ def run_episodes(specs: list[PolicySpec], seeds: list[int], config: EnvConfig, s
     return results
 
 
+def judge_seeds(policies: dict[int, Path], baseline, seeds: list[int], workers: int = 2, progress=None) -> dict[int, dict]:
+    """Every seed's policy and the baseline (a PolicySpec) on the same episodes: seed -> `paired` figures."""
+    specs = [baseline] + [PolicySpec(f"seed {s}", "ppo", {"path": str(p)}) for s, p in policies.items()]
+    records = run_episodes(specs, seeds, EnvConfig(), success=False, workers=workers, progress=progress)
+    return {s: paired(records, f"seed {s}", baseline.name) for s in policies}
+
+
 # ---- statistics ---------------------------------------------------------------------------------
 
 def mean_ci(values) -> tuple[float, list[float]]:
@@ -148,6 +157,18 @@ def mean_ci(values) -> tuple[float, list[float]]:
         return mean, [mean, mean]
     half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
     return mean, [mean - half, mean + half]
+
+
+def paired(records: list[dict], policy: str, baseline: str) -> dict:
+    """Mean return of `policy` and its paired difference to `baseline` on the same episodes, with 95% CIs."""
+    mine = sorted((r for r in records if r["policy"] == policy), key=lambda r: r["seed"])
+    theirs = sorted((r for r in records if r["policy"] == baseline), key=lambda r: r["seed"])
+    if [r["seed"] for r in mine] != [r["seed"] for r in theirs]:
+        raise ValueError(f"{policy} and {baseline} were not played on the same episodes")
+    mean, ci = mean_ci([r["return"] for r in mine])
+    diff, diff_ci = mean_ci([a["return"] - b["return"] for a, b in zip(mine, theirs)])
+    return {"episodes": len(mine), "mean_return": round(mean, 3), "ci95": [round(v, 3) for v in ci],
+            "paired_difference": round(diff, 3), "paired_ci95": [round(v, 3) for v in diff_ci]}
 
 
 def summarise(records: list[dict], ppo: str | None, best_baseline: str | None) -> dict:
@@ -212,13 +233,70 @@ def policy_specs(tuned: dict, policy_path: Path | None) -> tuple[list[PolicySpec
 def parse_args(argv):
     p = OneLineParser(prog="python -m rl.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--episodes", type=int, default=200, help="episodes per policy (default 200)")
-    p.add_argument("--seeds", default="heldout", help="train, heldout, tune or A:B (default heldout)")
+    p.add_argument("--seeds", default="heldout", help="heldout, validation, tune, train or A:B (default heldout)")
     p.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help=f"PPO policy file (default {DEFAULT_POLICY})")
     p.add_argument("--baselines", type=Path, default=DEFAULT_BASELINES, help="tuned baseline parameters")
     p.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--save", type=Path, help="also write the JSON object to this file")
+    p.add_argument("--training-seeds", type=Path, metavar="RESULTS",
+                   help="a training results file (python -m rl.train --seeds writes <policy>.seeds.json): play every "
+                        "training seed's policy and the best tuned baseline on the same episodes, print the per-seed table")
     return p.parse_args(argv)
+
+
+def seed_table(results: dict, tuned: dict, seeds: list[int], workers: int, progress=None) -> dict:
+    """Every training seed's policy against the best tuned baseline on the same episodes: per seed its mean
+    return and paired difference with 95% CIs, and the spread of the paired differences over seeds."""
+    from rl.seeds import spread
+
+    best = tuned["best"]
+    baseline = PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})
+    judged = judge_seeds({e["seed"]: Path(e["policy"]) for e in results["seeds"]}, baseline, seeds, workers, progress)
+    rows = [{"seed": e["seed"], "shipped": e["seed"] == results["chosen_seed"],
+             "validation_mean_return": e["validation"]["mean_return"], **judged[e["seed"]]} for e in results["seeds"]]
+    differences = [r["paired_difference"] for r in rows]
+    return {"baseline": best, "seeds": f"{seeds[0]}..{seeds[-1]}", "episodes": len(seeds), "selection_rule": results["selection_rule"],
+            "recipe": results["recipe"], "per_seed": rows, "paired_difference_over_seeds": spread(differences),
+            "seeds_with_ci_above_zero": sum(r["paired_ci95"][0] > 0 for r in rows)}
+
+
+def print_seed_table(table: dict, console) -> None:
+    from rich.table import Table
+
+    out = Table(title=f"training seeds of `{table['recipe']}` against {table['baseline']} (best tuned baseline), "
+                      f"{table['episodes']} episodes, seeds {table['seeds']}")
+    for column in ("seed", "validation return", "mean return", "95% CI", f"paired - {table['baseline']}", "95% CI"):
+        out.add_column(column, justify="right")
+    for r in table["per_seed"]:
+        out.add_row(f"{r['seed']}{' (shipped)' if r['shipped'] else ''}", f"{r['validation_mean_return']:.1f}",
+                    f"{r['mean_return']:.1f}", f"[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]", f"{r['paired_difference']:+.2f}",
+                    f"[{r['paired_ci95'][0]:+.2f}, {r['paired_ci95'][1]:+.2f}]")
+    console.print(out)
+    s = table["paired_difference_over_seeds"]
+    console.print(f"paired difference over {s['n']} training seeds: mean {s['mean']:+.2f}, sd {s['sd']:.2f}, "
+                  f"min {s['min']:+.2f}, max {s['max']:+.2f}; CI above 0 for {table['seeds_with_ci_above_zero']} of {s['n']}")
+    console.print(f"shipped by the rule fixed before any held-out result: {table['selection_rule']}")
+
+
+def _seed_table_command(args, results: dict, tuned: dict, seeds: list[int]) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from rl.agent import single_threaded_numerics
+
+    single_threaded_numerics()
+    console = Console(stderr=args.json)
+    with Progress(console=console, disable=args.json) as bar:
+        task = bar.add_task("episodes", total=(len(results["seeds"]) + 1) * len(seeds))
+        table = seed_table(results, tuned, seeds, args.workers, progress=lambda: bar.advance(task))
+    if args.save:
+        args.save.write_text(json.dumps(table, indent=1))
+    if args.json:
+        print(json.dumps(table))
+    else:
+        print_seed_table(table, console)
+    return 0
 
 
 def main(argv=None) -> int:
@@ -228,17 +306,28 @@ def main(argv=None) -> int:
             raise ValueError("--episodes must be positive")
         seeds = parse_seeds(args.seeds, args.episodes)
         tuned = load_tuned(args.baselines)
-        if not args.policy.exists():
-            raise ValueError(f"{args.policy} not found (train one with python -m rl.train)")
-        from rl.agent import load_agent
-
-        load_agent(args.policy)  # a PolicyFileError (a ValueError) says what is wrong, in one line
         if args.save is not None and not args.save.parent.is_dir():
             raise ValueError(f"--save: folder {args.save.parent} does not exist")
+        results = None
+        if args.training_seeds is not None:
+            from rl.agent import load_agent
+            from rl.seeds import read_results
+
+            results = read_results(args.training_seeds)
+            for entry in results["seeds"]:
+                load_agent(entry["policy"])  # a PolicyFileError says which file is bad before any episode runs
+        elif not args.policy.exists():
+            raise ValueError(f"{args.policy} not found (train one with python -m rl.train)")
+        else:
+            from rl.agent import load_agent
+
+            load_agent(args.policy)  # a PolicyFileError (a ValueError) says what is wrong, in one line
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from rl.ppo import single_threaded_numerics
+    if results is not None:
+        return _seed_table_command(args, results, tuned, seeds)
+    from rl.agent import single_threaded_numerics
 
     single_threaded_numerics()
     specs, ppo, best = policy_specs(tuned, args.policy)

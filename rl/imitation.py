@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from decision.actions import Action
 from rl.env import EnvConfig, RemediationEnv
-from simulator.actions import Action
 
 DEMO_SEED_BASE = 4_000_000
 

@@ -1,13 +1,20 @@
 """Online learning across runs: after a simulated run driven by PPO, keep training the policy.
 
-The run's own days (observation, mask, action, reward) join the first PPO update, alongside a few
-fresh simulated episodes played by the current policy. The result is saved as
-<output-dir>/rl_policy.pt, the version it replaced kept as rl_policy.prev.pt, so the next run in the
-same folder starts from it. Where no rl_policy.pt exists yet the shipped policy is the start; the
-shipped file itself is never written. A policy records the runs it learned from (the newest
-ONLINE_RUNS_KEPT of them, and how many in all), so a run replayed after a crash does not teach it
-twice, and the learning curves of the newest CURVE_RUNS_KEPT runs: what it carries stays bounded
-however many runs a folder sees.
+Two steps, each correct for the data it uses. The run's own days were served greedily (the most
+probable action), so they are not samples of the policy and PPO's ratio does not apply to them:
+they go to an advantage-weighted regression (rl/awr.py), which needs no behaviour probabilities:
+each served action is scored by the current critic (one-step advantage) and the actor is moved
+toward it, or away, within a KL budget of the current policy. (Importance weights were the other
+way: greedy serving makes the behaviour policy deterministic, so pi/mu is pi(a|s) on the served
+action and the other actions are never covered; recorded `probabilities` cannot change that.)
+Then a few fresh simulated episodes, sampled by the policy itself, get the usual PPO update.
+
+The result is saved as <output-dir>/rl_policy.pt, the version it replaced kept as rl_policy.prev.pt,
+so the next run in the same folder starts from it. Where no rl_policy.pt exists yet the shipped
+policy is the start; the shipped file itself is never written. A policy records the runs it learned
+from (the newest ONLINE_RUNS_KEPT of them, and how many in all), so a run replayed after a crash does
+not teach it twice, and the learning curves of the newest CURVE_RUNS_KEPT runs: what it carries stays
+bounded however many runs a folder sees.
 """
 from __future__ import annotations
 
@@ -17,12 +24,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
-import torch
-
+from rl import SHIPPED_POLICY, awr
 from rl.agent import load_agent, policy_bytes
 from rl.env import EnvConfig
-from rl.policies import SHIPPED_POLICY
-from rl.ppo import Args, episode_batch, train
+from rl.ppo import Args, train
 from stores.safefs import atomic_file, copy_atomic, open_lock, read_lock_note, refuse_links, write_lock_note
 
 POLICY_FILE = "rl_policy.pt"
@@ -33,8 +38,8 @@ ONLINE_RUNS_KEPT = 200  # run ids remembered for "already learned" (a resume com
 CURVE_RUNS_KEPT = 10  # runs whose update curves the file keeps (each run's curve also goes to its report)
 ONLINE_SEED_BASE = 3_000_000  # fresh episodes of online updates: 3,000,000..3,999,999, disjoint from the
 # training (1,000,000+), tuning (2,000,000+), demonstration (4,000,000+) and held-out (0+) seeds
-# Small on purpose: it runs at the end of every PPO-driven run, in the run's process. Two updates,
-# each on four fresh 30-day episodes (the first also on the run's own days).
+# Small on purpose: it runs at the end of every PPO-driven run, in the run's process. After the
+# regression on the run's days, two PPO updates, each on four fresh 30-day episodes.
 ONLINE_ARGS = Args(total_timesteps=240, num_envs=4, num_steps=30, async_envs=False, learning_rate=2e-4, anneal_lr=False)
 
 
@@ -51,7 +56,9 @@ def policy_name(path: Path) -> str:
 
 def update_policy(output_dir: Path, run_id: str, runs: list[dict], seed: int,
                   on_wait: Callable[[str], None] = lambda holder: None) -> dict:
-    """Fine-tune on `runs` (each: observations, masks, actions, rewards of one model's run); save.
+    """Fine-tune on `runs` and fresh episodes; save. A run is one model's days the policy served, as
+    lists: observations, masks, actions, rewards, next_observations (the next day's) and terminal (the
+    run's last day, whose next observation is not used).
 
     Runs in one folder share rl_policy.pt: a folder lock makes their updates take turns, so none is
     lost; a run that has to wait is told who holds the lock (`on_wait`).
@@ -75,6 +82,18 @@ def _curve_rows(log: list[dict]) -> list[dict]:
     return [{k: r[k] for k in keys} for r in log]
 
 
+def learn_from_served_days(agent, runs: list[dict], args: Args) -> dict:
+    """The advantage-weighted regression on the runs' days (rl/awr.py), advantages from the agent's critic
+    before any of this update changes it."""
+    columns = ("observations", "masks", "actions", "rewards", "next_observations", "terminal")
+    days = {k: [v for r in runs for v in r[k]] for k in columns}
+    if not days["actions"]:
+        return {"days": 0, "mean_advantage": 0.0, "positive_days": 0, "kl": 0.0}
+    advantages = awr.one_step_advantages(agent, days["observations"], days["next_observations"], days["rewards"],
+                                         days["terminal"], args.gamma, args.reward_scale)
+    return awr.regress(agent, days["observations"], days["masks"], days["actions"], advantages)
+
+
 def _update_policy(output_dir: Path, run_id: str, runs: list[dict], seed: int) -> dict:
     start = policy_path(output_dir)
     agent, checkpoint = load_agent(start)
@@ -85,17 +104,15 @@ def _update_policy(output_dir: Path, run_id: str, runs: list[dict], seed: int) -
         return {"skipped": f"already learned from run {run_id}", "policy": str(Path(output_dir) / POLICY_FILE),
                 "record": {"policy": POLICY_FILE, "curve": curve, **checkpoint.get("online_origin", {}).get(run_id, {})}}
     args = replace(ONLINE_ARGS, seed=seed, hidden=checkpoint["hidden"])
-    batches = [episode_batch(agent, r["observations"], r["masks"], r["actions"], r["rewards"], args) for r in runs]
-    extra = {k: torch.cat([b[k] for b in batches]) for k in batches[0]} if batches else None
+    regression = learn_from_served_days(agent, runs, args)
     agent.train()
-    agent, log = train(args, EnvConfig(), seeds=lambda i: ONLINE_SEED_BASE + (seed % 10_000) * 100 + i, agent=agent,
-                       extra=extra)
+    agent, log = train(args, EnvConfig(), seeds=lambda i: ONLINE_SEED_BASE + (seed % 10_000) * 100 + i, agent=agent)
     target, previous = Path(output_dir) / POLICY_FILE, Path(output_dir) / PREVIOUS_FILE
     curve = _curve_rows(log)
     kept_curves = [r for r in checkpoint.get("online_curve", [])
                    if r["run_id"] in learned_from[-(CURVE_RUNS_KEPT - 1):]] if CURVE_RUNS_KEPT > 1 else []
-    origin = {"started_from": policy_name(start), "run_days": 0 if extra is None else len(extra["actions"]),
-              "fresh_steps": log[-1]["global_step"]}
+    origin = {"started_from": policy_name(start), "run_days": regression["days"],
+              "fresh_steps": log[-1]["global_step"], "regression": regression}
     origins = {k: v for k, v in checkpoint.get("online_origin", {}).items() if k in learned_from[-(CURVE_RUNS_KEPT - 1):]}
     metadata = {k: v for k, v in checkpoint.items()
                 if k not in ("state_dict", "online_runs", "online_curve", "online_origin", "online_runs_total")}

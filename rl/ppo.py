@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from rl.agent import Agent
+from rl.agent import Agent, single_threaded_numerics
 from rl.env import EnvConfig, RemediationEnv
 
 
@@ -78,11 +78,6 @@ def make_env(config: EnvConfig) -> Callable[[], gym.Env]:
     return lambda: RemediationEnv(config)
 
 
-def single_threaded_numerics() -> None:
-    """One torch thread: for networks this small it is several times faster here (BLAS: see rl/__init__)."""
-    torch.set_num_threads(1)
-
-
 def warm_caches(config: EnvConfig, episodes: int = 64) -> None:
     """Fit the pool of initial models once in this process, so forked workers inherit them."""
     env = RemediationEnv(config)
@@ -106,29 +101,14 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, next_v
     return advantages
 
 
-def episode_batch(agent: Agent, obs, masks, actions, rewards, args: Args) -> dict:
-    """A finished episode recorded elsewhere (a graph run) as a PPO batch, scored by the current agent."""
-    obs = torch.tensor(np.asarray(obs, dtype=np.float32))
-    masks = torch.tensor(np.asarray(masks, dtype=np.float32))
-    actions = torch.tensor(np.asarray(actions, dtype=np.int64))
-    with torch.no_grad():
-        _, logprobs, _, values = agent.get_action_and_value(obs, masks, actions)
-        values = values.flatten()
-        scaled = torch.tensor(np.asarray(rewards, dtype=np.float32)) * args.reward_scale
-        dones = torch.zeros(len(actions))
-        advantages = gae(scaled[:, None], values[:, None], dones[:, None], torch.zeros(1, 1), torch.ones(1), args)[:, 0]
-    return {"obs": obs, "masks": masks, "actions": actions, "logprobs": logprobs, "advantages": advantages,
-            "returns": advantages + values, "values": values}
-
-
 def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int], int] | None = None,
-          on_update: Callable[[dict], None] | None = None, agent: Agent | None = None,
-          extra: dict | None = None) -> tuple[Agent, list[dict]]:
+          on_update: Callable[[dict], None] | None = None, agent: Agent | None = None) -> tuple[Agent, list[dict]]:
     """Train (or keep training `agent`); returns the agent and one log row per update.
 
     `seeds(i)` is the first reset seed of environment i (default: a stream from args.seed); later
     episodes follow from each environment's own random stream, so training seeds stay disjoint from
-    evaluation seeds. `extra` (from `episode_batch`) joins the first update's batch.
+    evaluation seeds. Every transition is sampled by the policy being trained (days a graph run served
+    greedily are not: rl/awr.py learns from those).
     """
     env_config = env_config or EnvConfig()
     single_threaded_numerics()
@@ -189,8 +169,6 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
         batch = {"obs": obs.reshape((-1, obs_dim)), "masks": masks.reshape((-1, n_actions)), "actions": actions.reshape(-1),
                  "logprobs": logprobs.reshape(-1), "advantages": advantages.reshape(-1), "returns": returns.reshape(-1),
                  "values": values.reshape(-1)}
-        if extra is not None and update == 1:
-            batch = {k: torch.cat([v, extra[k]]) for k, v in batch.items()}
         b_obs, b_masks, b_actions, b_logprobs = batch["obs"], batch["masks"], batch["actions"], batch["logprobs"]
         b_advantages, b_returns, b_values = batch["advantages"], batch["returns"], batch["values"]
 
@@ -198,8 +176,7 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
         clipfracs = []
         for _epoch in range(args.update_epochs):
             rng.shuffle(b_inds)
-            # num_minibatches of near-equal size: a batch with a run's extra days does not leave a last
-            # minibatch of one sample, whose advantage cannot be normalised.
+            # num_minibatches of near-equal size, whatever the batch size.
             for mb in np.array_split(b_inds, args.num_minibatches):
                 _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_masks[mb], b_actions[mb])
                 logratio = newlogprob - b_logprobs[mb]

@@ -7,6 +7,11 @@ disjoint from the evaluation (heldout) and baseline-tuning seeds.
 By default the policy is first cloned from the operator playbook (rl/imitation.py, demonstration
 seeds from 4,000,000) and PPO then improves on it; --warm-start none trains from scratch.
 
+--seeds 1-5 trains the recipe once per training seed (kept under <out folder>/seeds/), plays every seed's
+policy and the best tuned baseline on the validation seeds, ships the seed rl.seeds.SELECTION_RULE picks
+as --out, and writes <out>.seeds.json, which `python -m rl.evaluate --training-seeds` reads. A seed whose
+policy file already holds this recipe is not trained again.
+
 The shipped policy, rl/trained/ppo_remediation.pt, was made by the command in rl/trained/README.md.
 """
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from rl.policies import SHIPPED_POLICY
+from rl import SHIPPED_POLICY
 from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 TRAIN_SEED_BASE = 1_000_000
@@ -61,13 +66,12 @@ def warm_start(args, ppo_args):
     """An agent cloned from the teacher policy (rl/imitation.py), and how well it copies it."""
     import torch
 
+    from decision.actions import Action
+    from decision.observation import POLICY_FEATURES
+    from rl.agent import Agent, single_threaded_numerics
     from rl.env import EnvConfig
     from rl.imitation import clone, demonstrations
-    from rl.observation import POLICY_FEATURES
     from rl.policies import make_policy
-    from rl.agent import Agent
-    from rl.ppo import single_threaded_numerics
-    from simulator.actions import Action
 
     single_threaded_numerics()
     torch.manual_seed(ppo_args.seed)
@@ -85,6 +89,8 @@ def parse_args(argv):
     p = OneLineParser(prog="python -m rl.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--timesteps", type=int, default=DEFAULT_TIMESTEPS, help=f"environment steps (default {DEFAULT_TIMESTEPS:,})")
     p.add_argument("--seed", type=int, default=Args.seed, help=f"training seed (default {Args.seed})")
+    p.add_argument("--seeds", help="several training seeds (1-5 or 1,2,3): train each, ship the one the validation "
+                                   "seeds pick (see rl/seeds.py)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"policy file (default {DEFAULT_OUT})")
     p.add_argument("--envs", type=int, default=Args.num_envs, help=f"parallel environments (default {Args.num_envs})")
     p.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE,
@@ -93,30 +99,28 @@ def parse_args(argv):
     p.add_argument("--warm-start", choices=("none", "playbook"), default=DEFAULT_WARM_START,
                    help=f"clone this policy before PPO, or none to start from scratch (rl/imitation.py; default {DEFAULT_WARM_START})")
     p.add_argument("--demos", type=int, default=160, help="teacher episodes for --warm-start (default 160)")
+    p.add_argument("--validation-episodes", type=int, default=None,
+                   help="with --seeds: validation episodes per policy (default rl.seeds.VALIDATION_EPISODES)")
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.timesteps <= 0 or args.envs <= 0 or not 0 <= args.seed < 100 or args.learning_rate <= 0 or args.demos <= 0:
-        # seeds >= 100 would reach the baselines' tuning seeds (2,000,000+)
-        print("error: --timesteps, --envs, --learning-rate and --demos must be positive and 0 <= --seed < 100",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+def recipe(args) -> dict:
+    """What makes two trainings of one seed the same training (a kept seed policy is reused only if it matches)."""
+    return {"timesteps": args.timesteps, "learning_rate": args.learning_rate, "warm_start": args.warm_start,
+            "demos": args.demos, "envs": args.envs, "sync": args.sync}
+
+
+def train_one(args, seed: int, out: Path, command: str) -> dict:
+    """Train the recipe with one training seed, save the policy at `out` with its curve; its figures."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rl.agent import save_policy
     from rl.ppo import Args, train
 
-    ppo_args = Args(seed=args.seed, total_timesteps=args.timesteps, num_envs=args.envs, async_envs=not args.sync,
+    ppo_args = Args(seed=seed, total_timesteps=args.timesteps, num_envs=args.envs, async_envs=not args.sync,
                     learning_rate=args.learning_rate)
     started = time.perf_counter()
-    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+    with Progress(TextColumn(f"training seed {seed}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn()) as bar:
         task = bar.add_task("train", total=ppo_args.total_timesteps, status="")
 
@@ -125,17 +129,105 @@ def main(argv=None) -> int:
             bar.update(task, completed=row["global_step"],
                        status=f"return {ret}  entropy {row['entropy']:.2f}  kl {row['approx_kl']:.3f}")
 
-        seed_stream = lambda i: TRAIN_SEED_BASE + args.seed * 10_000 + i  # noqa: E731
+        seed_stream = lambda i: TRAIN_SEED_BASE + seed * 10_000 + i  # noqa: E731
         agent, cloned = warm_start(args, ppo_args) if args.warm_start != "none" else (None, None)
         agent, log = train(ppo_args, seeds=seed_stream, on_update=on_update, agent=agent)
     seconds = time.perf_counter() - started
-    command = "python -m rl.train " + " ".join(argv if argv is not None else sys.argv[1:])
-    save_policy(agent, args.out, ppo_args.hidden, {"args": asdict(ppo_args), "trained_steps": log[-1]["global_step"],
-                                                   "train_seconds": round(seconds, 1), "command": command.strip(),
-                                                   "learning_curve": log, "warm_start": cloned})
-    csv_path, png_path = write_curve(log, args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_policy(agent, out, ppo_args.hidden, {"args": asdict(ppo_args), "trained_steps": log[-1]["global_step"],
+                                              "train_seconds": round(seconds, 1), "command": command,
+                                              "learning_curve": log, "warm_start": cloned,
+                                              "recipe": recipe(args), "training_seed": seed})
+    csv_path, png_path = write_curve(log, out)
     print(f"trained {log[-1]['global_step']:,} steps in {seconds:.0f} s; final mean return {log[-1]['mean_return']:.1f}")
-    print(f"policy: {args.out}\ncurve:  {csv_path}, {png_path}")
+    print(f"policy: {out}\ncurve:  {csv_path}, {png_path}")
+    return {"policy": str(out), "train_seconds": round(seconds, 1), "trained_steps": log[-1]["global_step"],
+            "final_training_return": log[-1]["mean_return"]}
+
+
+def kept_seed(args, seed: int, path: Path) -> dict | None:
+    """A seed policy from an earlier (interrupted) --seeds run with this recipe, or None."""
+    from rl.agent import PolicyFileError, load_agent
+
+    if not path.exists():
+        return None
+    try:
+        _, payload = load_agent(path)
+    except PolicyFileError:
+        return None
+    if payload.get("recipe") != recipe(args) or payload.get("training_seed") != seed:
+        return None
+    print(f"seed {seed}: kept {path} (same recipe)")
+    return {"policy": str(path), "train_seconds": payload["train_seconds"], "trained_steps": payload["trained_steps"],
+            "final_training_return": payload["learning_curve"][-1]["mean_return"]}
+
+
+def train_seeds(args, seeds: list[int], command: str) -> int:
+    """--seeds: train each seed, judge them on the validation seeds, ship the chosen one, write the results file."""
+    import shutil
+
+    from rl.agent import load_agent, save_policy, single_threaded_numerics
+    from rl.evaluate import DEFAULT_BASELINES, PolicySpec, judge_seeds, load_tuned
+    from rl.seeds import select, seed_policy_path, selection_rule, validation_seeds, write_results
+
+    try:
+        tuned = load_tuned(DEFAULT_BASELINES)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    best = tuned["best"]
+    baseline = PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})
+    trained = {}
+    for seed in seeds:
+        path = seed_policy_path(args.out, seed)
+        trained[seed] = kept_seed(args, seed, path) or train_one(args, seed, path, f"{command} (training seed {seed})")
+    single_threaded_numerics()
+    episodes = args.validation_episodes or len(validation_seeds())
+    print(f"validation: every seed's policy and {best} (the best tuned baseline) on {episodes} validation episodes")
+    validation = judge_seeds({s: Path(t["policy"]) for s, t in trained.items()}, baseline, validation_seeds(episodes))
+    for seed, v in validation.items():
+        print(f"seed {seed}: validation mean return {v['mean_return']:.2f}, paired - {best} {v['paired_difference']:+.2f} "
+              f"[{v['paired_ci95'][0]:+.2f}, {v['paired_ci95'][1]:+.2f}]")
+    chosen = select(validation)
+    agent, payload = load_agent(trained[chosen]["policy"])
+    metadata = {k: v for k, v in payload.items() if k != "state_dict"}
+    metadata["selection"] = {"rule": selection_rule(episodes), "chosen_seed": chosen, "training_seeds": seeds,
+                             "validation_mean_returns": {str(s): v["mean_return"] for s, v in validation.items()}}
+    save_policy(agent, args.out, payload["hidden"], metadata)  # the seed's weights, as they are
+    for suffix in (".curve.csv", ".curve.png"):
+        shutil.copyfile(Path(trained[chosen]["policy"]).with_suffix(suffix), args.out.with_suffix(suffix))
+    results = write_results(args.out, command=command, baseline=best, seeds=trained, validation=validation, chosen=chosen,
+                            episodes=episodes)
+    print(f"shipped seed {chosen} by the rule: {selection_rule(episodes)}\npolicy: {args.out}\nresults: {results}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    seeds = [args.seed]
+    try:
+        if args.seeds is not None:
+            from rl.seeds import parse_seed_list
+
+            seeds = parse_seed_list(args.seeds)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if (args.timesteps <= 0 or args.envs <= 0 or not all(0 <= s < 100 for s in seeds) or args.learning_rate <= 0
+            or args.demos <= 0 or (args.validation_episodes is not None and args.validation_episodes <= 1)):
+        # seeds >= 100 would reach the baselines' tuning seeds (2,000,000+)
+        print("error: --timesteps, --envs, --learning-rate and --demos must be positive, --validation-episodes at "
+              "least 2, and training seeds in 0..99", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    command = ("python -m rl.train " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    if args.seeds is not None:
+        return train_seeds(args, seeds, command)
+    train_one(args, args.seed, args.out, command)
     return 0
 
 

@@ -73,7 +73,7 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     from rich.progress import Progress
 
-    from rl.ppo import single_threaded_numerics
+    from rl.agent import single_threaded_numerics
 
     single_threaded_numerics()
     total = sum(len(f.grid) for f in FAMILIES if not only or f.name in only) * args.episodes

@@ -39,13 +39,14 @@ class LogisticModel:
             blocks.append(np.eye(count)[np.clip(categorical[:, j], 0, count - 1)])
         return np.hstack(blocks)
 
-    def score(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-        """Same as sigmoid(design @ weights + intercept), without building the one-hot matrix."""
+    def score(self, numeric: np.ndarray, categorical: np.ndarray, complete: bool = False) -> np.ndarray:
+        """Same as sigmoid(design @ weights + intercept), without building the one-hot matrix. `complete`:
+        the caller knows no value is missing (the world's own draws), so the scan for them is skipped."""
         p = len(self.numeric_means)
         weights = np.asarray(self.weights)
         z = (numeric - np.asarray(self.numeric_means)) / np.asarray(self.numeric_stds)
-        missing = np.isnan(z)
-        if missing.any():
+        missing = None if complete else np.isnan(z)
+        if missing is not None and missing.any():
             z[missing] = 0.0  # serving imputes a missing value with the training mean (z = 0)
         logit = z @ weights[:p] + self.intercept
         start = p

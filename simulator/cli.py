@@ -1,4 +1,8 @@
-"""Command-line conventions shared by mlmon's tools (the simulator is the layer every tool imports)."""
+"""Command-line conventions shared by mlmon's tools: one-line errors and their exit codes.
+
+Here because every command (simulator.export, rl, graph.run) sits on or above the simulator; the MCP
+servers (stores/mcp/) are the one exception, named in pyproject.toml's layers contract.
+"""
 from __future__ import annotations
 
 import argparse

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rl.reward import DEGRADED_MARGIN, Outcome
-from simulator.actions import Action
+from decision.actions import Action
+from decision.reward import DEGRADED_MARGIN, Outcome
 from simulator.world import ActionEffect, DayBatch, World, WorldState
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from decision.actions import Action
 from nodes.alert import AlertThresholds, alert_summary
 from nodes.base import DayInputs
 from nodes.day import monitor_day
@@ -23,7 +24,6 @@ from nodes.drift import profile_view
 from nodes.reference import ReferenceProfile
 from nodes.memory import empty_memory, remember_day
 from simulator import episode
-from simulator.actions import Action
 from simulator.catalog import DEFAULT_MODEL, MODELS, get_model
 from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 from simulator.scenarios import DEFAULT_SCENARIO, SCENARIOS, get_scenario

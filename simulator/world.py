@@ -14,14 +14,15 @@ from __future__ import annotations
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from simulator.actions import ACTION_COSTS, RETRAIN_DELAY_DAYS, Action
+from decision.actions import ACTION_COSTS, RETRAIN_DELAY_DAYS, Action
 from simulator.catalog import ModelSpec
 from simulator.classifier import LogisticModel, best_threshold, fit_logistic
 from simulator.scenarios import DayConditions, Scenario
-from stores.predictions import Columns, ModelSchema, PredictionLog
+from stores.predictions import SAMPLE_ROWS, Columns, DayView, LabelledRows, ModelSchema, PredictionLog
 
 REFERENCE_TRAIN_ROWS = 20000
 REFERENCE_ROWS = 5000  # the reference window mlmon compares each day against
@@ -58,7 +59,7 @@ class DayBatch:
     def __len__(self) -> int:
         return len(self.label)
 
-    @property
+    @cached_property  # a batch is never changed once served, and its accuracy is asked for several times
     def true_accuracy(self) -> float:
         """Accuracy on every row, labelled or not: what the world knows and mlmon estimates."""
         return float(np.mean(self.prediction == self.label))
@@ -107,7 +108,6 @@ class _DayDraw:
     """The action-independent randomness of one day."""
 
     conditions: DayConditions
-    z: np.ndarray
     numeric_observed: np.ndarray  # before any pipeline fault
     categorical: np.ndarray
     segment: np.ndarray
@@ -118,6 +118,15 @@ class _DayDraw:
     seconds: np.ndarray
     sample_rank: np.ndarray
     fault_rows: np.ndarray
+
+
+def _category_codes(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The category each uniform falls in: min(searchsorted(cum, u, side="right"), k - 1), the same codes
+    as that search, counted by comparisons (for a handful of categories several times faster)."""
+    codes = (u >= cum[0]).astype(np.int64)
+    for edge in cum[1:-1]:
+        codes += u >= edge
+    return codes
 
 
 def _model_salt(name: str) -> int:
@@ -166,6 +175,7 @@ class World:
                                    spec.all_categories(key.split("=")[0]).index(key.split("=")[1]), effect)
                                   for key, effect in spec.truth_category_effects.items()]
         self._category_cum = [np.cumsum(f.probs).astype(np.float32) for f in spec.categorical]  # as the uniforms
+        self._segment_group_cum = np.cumsum(spec.segment.group_probs).astype(np.float32)
         self._initial_model, self.reference = self._initial()
         self.reference_accuracy = self.reference.true_accuracy
 
@@ -191,11 +201,10 @@ class World:
                 numeric[:, j] += segment * (self._offsets[j] * self._numeric_std[j])
         categorical = np.empty((c, n), dtype=np.int64).T
         for j, cum in enumerate(self._category_cum):
-            categorical[:, j] = np.minimum(np.searchsorted(cum, u[1 + j], side="right"), len(cum) - 1)
+            categorical[:, j] = _category_codes(cum, u[1 + j])
         if segment.any():
             categorical[segment, self._segment_col] = self._segment_code
-            group_cum = np.cumsum(spec.segment.group_probs).astype(np.float32)
-            seg_groups = np.minimum(np.searchsorted(group_cum, u[1 + self._group_col], side="right"), len(group_cum) - 1)
+            seg_groups = _category_codes(self._segment_group_cum, u[1 + self._group_col])
             categorical[:, self._group_col] = np.where(segment, seg_groups, categorical[:, self._group_col])
         weights = (1 - cond.concept) * self._w + cond.concept * self._w_concept
         logit = spec.truth_intercept + cond.prior_shift + z @ weights
@@ -213,14 +222,14 @@ class World:
         parts = []
         for block in range(-(-self.rows_per_day // ROW_BLOCK)):
             size = min(ROW_BLOCK, self.rows_per_day - block * ROW_BLOCK)
-            z, numeric, categorical, segment, label, extras = self._draw_rows(self._rng(1, day + 1000, block), size, cond)
-            parts.append((z, numeric, categorical, segment, label, *extras))
-        z, numeric, categorical, segment, label, u_labelled, latency_noise, fault_rows = (
+            _, numeric, categorical, segment, label, extras = self._draw_rows(self._rng(1, day + 1000, block), size, cond)
+            parts.append((numeric, categorical, segment, label, *extras))  # z itself is not kept: nothing reads it
+        numeric, categorical, segment, label, u_labelled, latency_noise, fault_rows = (
             cols[0] if len(parts) == 1 else np.concatenate(cols) for cols in zip(*parts))
         n = len(label)
         day_rng = self._rng(3, day + 1000)
         draw = _DayDraw(
-            conditions=cond, z=z, numeric_observed=numeric, categorical=categorical, segment=segment, label=label,
+            conditions=cond, numeric_observed=numeric, categorical=categorical, segment=segment, label=label,
             u_labelled=u_labelled, label_outage=bool(day_rng.random() < LABEL_OUTAGE_PROBABILITY),
             latency_noise=latency_noise, seconds=day_rng.random(n) * 86400.0,  # rows need no time order
             sample_rank=day_rng.permutation(n), fault_rows=fault_rows,
@@ -275,6 +284,8 @@ class World:
         return min(1.0, self.spec.label_rate * (MONITORING_LABEL_MULTIPLIER if boosted else 1.0))
 
     def _observed(self, state: WorldState, day: int) -> tuple[_DayDraw, np.ndarray, np.ndarray]:
+        """The day's draw, its numeric values as the log receives them (after any fault), and which rows'
+        labels arrive."""
         draw = self._draw(day)
         numeric = draw.numeric_observed
         cond = draw.conditions
@@ -325,7 +336,9 @@ class World:
     def _serve(self, state: WorldState, day: int) -> DayBatch:
         draw, numeric, labelled = self._observed(state, day)
         model = state.model
-        score = model.score(numeric, draw.categorical)
+        # Drawn values are never missing; only a "missing" fault, while active, blanks some.
+        complete = numeric is draw.numeric_observed or draw.conditions.fault_kind != "missing"
+        score = model.score(numeric, draw.categorical, complete=complete)
         latency = self.spec.latency_ms_median * state.latency_factor * np.exp(self.spec.latency_sigma * draw.latency_noise)
         return DayBatch(
             day=day, model_version=model.version, numeric=numeric, categorical=draw.categorical, label=draw.label,
@@ -451,6 +464,20 @@ class World:
     def schema(self) -> ModelSchema:
         spec = self.spec
         return ModelSchema(spec.name, spec.numeric_names, spec.categorical_names, spec.group)
+
+    def to_view(self, batch: DayBatch, sample_rows: int = SAMPLE_ROWS) -> DayView:
+        """What the monitor sees of the batch: `view_from_log(day, to_log(batch, category_names=False))`,
+        taken from the batch directly (the same rows in the same order, the same values), without
+        building a label column with NaN for every row first. The RL environment's path."""
+        sample = np.flatnonzero(batch.sample_rank < sample_rows)
+        sample_label = np.where(batch.labelled[sample], batch.label[sample].astype(float), np.nan)
+        # Features-major like the batch, so the drift step's per-feature sort needs no copy to make columns contiguous.
+        columns = Columns(batch.numeric.T[:, sample].T, batch.categorical[sample], batch.score[sample],
+                          batch.prediction[sample], sample_label, batch.latency_ms[sample])
+        labelled = np.flatnonzero(batch.labelled)
+        rows = LabelledRows(batch.categorical[labelled, self._group_col], batch.score[labelled],
+                            batch.prediction[labelled], batch.label[labelled].astype(float))
+        return DayView(batch.day, len(batch), [batch.model_version], columns, rows)
 
     def to_log(self, batch: DayBatch, category_names: bool = True) -> PredictionLog:
         """The batch as the serving system logs it: labels only where they arrived.

@@ -1,15 +1,22 @@
 """Shared helpers: run the monitoring job in-process (fast) or as a real subprocess (CLI behaviour)."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
+# One BLAS thread, set before anything imports numpy (rl/__init__.py does the same for the RL CLIs): the
+# world's model fits are small, and on a busy 2-core machine a multi-threaded OpenBLAS made each retrain
+# ~30x slower (7 ms -> 250 ms measured in tests/test_env.py). Subprocesses inherit it.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from graph.runner import RunConfig, execute
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from graph.runner import RunConfig, execute  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

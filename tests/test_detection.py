@@ -149,8 +149,8 @@ def test_a_weekly_cycle_the_model_handles_opens_at_most_one_incident(model):
 
 
 def test_recurring_conditions_are_said_not_raised():
+    from decision.actions import Action
     from rl.env import EnvConfig, RemediationEnv
-    from simulator.actions import Action
 
     env = RemediationEnv(EnvConfig(days=15, max_rows_per_day=None))
     env.reset(seed=0, options={"model": "pneumonia_classifier_v1", "scenario": "seasonal", "world_seed": 101,

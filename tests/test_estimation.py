@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, logit
 
+from decision.actions import Action
 from nodes.alert import AlertThresholds
 from nodes.base import DayInputs
 from nodes.day import monitor_day
@@ -19,7 +20,6 @@ from nodes.memory import empty_memory
 from nodes.performance import assess_performance
 from nodes.reference import ReferenceProfile
 from rl.env import EnvConfig, RemediationEnv
-from simulator.actions import Action
 from stores.predictions import Columns, ModelSchema, PredictionLog, reference_from_log, view_from_log
 
 FEATURES = 4

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from decision.actions import Action
 from simulator import episode
-from simulator.actions import Action
 from simulator.catalog import MODELS, get_model
 from simulator.export import main as export_main
 from simulator.scenarios import SCENARIOS, get_scenario

@@ -30,7 +30,7 @@ from test_cli import STORE_TABLES, table_rows, wait_for_day
 from graph.report import without_timings
 from rl.agent import load_agent
 from rl.online import POLICY_FILE
-from rl.policies import SHIPPED_POLICY
+from rl import SHIPPED_POLICY
 
 FAST = ["--days", "3", "--policy", "rules", "--scenario", "sudden_shift", "--onset", "1"]
 

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from pydantic import Field
 
-from simulator.actions import Action
+from decision.actions import Action
 from stores.db import day_date
 from stores.incidents import SEVERITIES
 from stores.mcp.common import (MAX_TEXT, READ_ONLY, WRITES, DayValue, Limit, ModelId, RunId, StoreFile,

@@ -16,8 +16,8 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from decision.actions import Action
 from graph.fork import default_fork_id
-from simulator.actions import Action
 from simulator.catalog import get_model
 from tui.widgets.chart import Series, render_chart
 from tui.widgets.charts import cumulative_cost

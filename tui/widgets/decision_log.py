@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from simulator.actions import Action
+from decision.actions import Action
 from tui.live import RunView
 
 BARS = " ▁▂▃▄▅▆▇█"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.actions import ACTION_COSTS, Action
+from decision.actions import ACTION_COSTS, Action
 
 OBSERVATION_FEATURES = (
     "current_accuracy",  # today's accuracy (estimated from scores when no labels arrived)
