@@ -23,12 +23,13 @@ from stores.runs import read_run
 
 CHECKPOINT_FILE = "checkpoints.db"
 # What one prediction row costs on disk in the stores (table, packed copy, indexes) and one monitored
-# day's checkpoints, per model, as `benchmarks/integrity.py --sizes` measured them (2026-11-27); the
+# day's checkpoints, per model, as `benchmarks/integrity.py --sizes` measured them (2026-11-27, 32 KB pages, the graph with its
+# narrate and notify steps); the
 # estimate adds half again for what varies (free pages, the WAL between checkpoints) and a day of rows
 # for the WAL itself.
-BYTES_PER_ROW = {"pneumonia_classifier_v1": 267, "fraud_detector_v2": 257, "defect_detector_v1": 235}
+BYTES_PER_ROW = {"pneumonia_classifier_v1": 258, "fraud_detector_v2": 251, "defect_detector_v1": 230}
 DEFAULT_BYTES_PER_ROW = 300
-CHECKPOINT_BYTES_PER_DAY = 82_000
+CHECKPOINT_BYTES_PER_DAY = 150_000
 SUMMARY_BYTES_PER_DAY = 20_000  # metrics, day summary, alerts, actions
 SAFETY = 1.5
 FREE_SPACE_MARGIN = 16 * 1024 * 1024  # never plan to fill a disk to the last byte
