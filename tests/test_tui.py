@@ -534,3 +534,14 @@ def test_a_days_narrative_is_shown_with_its_source():
     assert dict(finding_lines(model))["narrative"].plain.endswith("[deterministic (timeout after 5 s)]")
     model.state["narrative"] = {}  # a day not worth telling, or no --use-llm
     assert "narrative" not in dict(finding_lines(model))
+
+
+def test_a_repeatable_option_takes_several_values_in_its_field():
+    """--notify-webhook is given once per URL on the command line; its form field takes them separated by spaces."""
+    from tui.screens.new_run import form_fields
+
+    field = {f.name: f for f in form_fields()}["notify_webhook"]
+    assert field.parse("http://127.0.0.1:9/a  https://hooks.example.com/b") == ["http://127.0.0.1:9/a", "https://hooks.example.com/b"]
+    assert field.parse("  ") is None
+    with pytest.raises(ValueError, match="notify-webhook"):
+        field.parse("http://127.0.0.1:9/a not-a-url")

@@ -26,6 +26,8 @@ from stores import StoreError
 # Options of graph.run that are not a new simulated run's settings: resuming, overwriting, the CLI's own
 # output, and the log runs' group (a log run starts from the command line: mlmon-tui --log FILE ...).
 NOT_IN_FORM = {"help", "force", "resume", "quiet", "debug", "log", *LOG_OPTIONS}
+# Labels for options whose names do not fit the form's label column (12 characters, tui/styles/app.tcss).
+SHORT_LABELS = {"notify_webhook": "webhooks", "notify_timeout": "hook timeout"}
 # Words in graph.run's messages that name a field without its option string.
 MESSAGE_FIELDS = {"output dir": "output_dir", "rl_policy": "policy", "policy": "policy", "scenario": "scenario",
                   "model": "model"}
@@ -64,11 +66,26 @@ class FormField:
         value = DEFAULTS.get(self.name, self.action.default)
         return value if self.kind == "choice" else ("" if value is None else str(value))
 
+    @property
+    def label(self) -> str:
+        """The field's name on screen: the option's, unless it would not fit the label column."""
+        return SHORT_LABELS.get(self.name, self.name.replace("_", " "))
+
+    @property
+    def repeatable(self) -> bool:
+        """An option given once per value (--notify-webhook URL ...): the field takes values separated by spaces."""
+        return isinstance(self.action, argparse._AppendAction)
+
     def parse(self, raw: str):
         """The value of a text field as graph.run's parser reads it, or ValueError with argparse's wording."""
         raw = raw.strip()
         if raw == "" and self.optional:
             return None
+        if self.repeatable:
+            return [self._parse_one(part) for part in raw.split()]
+        return self._parse_one(raw)
+
+    def _parse_one(self, raw: str):
         convert = self.action.type or str
         try:
             return convert(raw)
@@ -107,7 +124,7 @@ class NewRunScreen(ModalScreen):
             yield Static(Text("new run", style="bold"), id="form-title")
             for f in self.fields.values():
                 with Horizontal(classes="field"):
-                    yield Label(f.name.replace("_", " "), classes="field-name")
+                    yield Label(f.label, classes="field-name")
                     value = f.initial(self.output_dir)
                     if f.kind == "choice":
                         yield Select([(str(o), o) for o in f.action.choices], value=value, allow_blank=False,
