@@ -17,6 +17,7 @@ from pathlib import Path
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.errors import RunRefused
+from graph.threads import thread_config, thread_status
 from stores import STORES_FILE, StoreError
 from stores.db import check_integrity
 from stores.runs import read_run
@@ -83,7 +84,6 @@ def recorded_policy(path: Path, run_id: str) -> tuple[bytes, str] | None:
 def thread_snapshots(checkpoint_path: Path, run_id: str, models: list[str], days: int) -> dict[str, dict]:
     """model -> {"status", "day", "stores_id"} from the checkpoint file, opened read-only."""
     from graph.build import build_graph
-    from graph.runner import thread_config, thread_status
 
     if not checkpoint_path.exists():
         return {m: {"status": "new", "day": 0, "stores_id": None} for m in models}

@@ -35,6 +35,7 @@ from nodes.webhooks import DEFAULT_TIMEOUT as DEFAULT_NOTIFY_TIMEOUT
 from nodes.webhooks import Notifier, check_webhook_url
 from rl.policies import POLICY_NAMES, make_policy
 from graph.sources import SimulationSource
+from graph.threads import thread_config, thread_status  # noqa: F401  (graph.fork and others import them from here)
 from simulator.catalog import get_model
 from simulator.scenarios import get_scenario
 from simulator.world import World
@@ -205,20 +206,6 @@ def open_checkpointer(output_dir: Path) -> SqliteSaver:
     # resume replays those days idempotently); FULL fsyncs every super-step, ~3x the checkpoint cost.
     conn.execute("PRAGMA synchronous=NORMAL")
     return SqliteSaver(conn)
-
-
-def thread_config(run_id: str, model: str, days: int) -> dict:
-    # Each day is 10-11 super-steps; leave room for fallbacks.
-    return {"configurable": {"thread_id": f"{run_id}:{model}"}, "recursion_limit": 20 * days + 50}
-
-
-def thread_status(graph, config: dict) -> str:
-    snapshot = graph.get_state(config)
-    if not snapshot.values:
-        return "new"
-    if snapshot.next or snapshot.tasks:
-        return "unfinished"
-    return "finished"
 
 
 def initial_state(config, model: str, source, stores_identity: str) -> dict:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from langgraph.runtime import Runtime
 
 from nodes import faults
+from nodes.drift_tests import profile_view
 from stores.predictions import DayView, ModelSchema
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ class DayInputs:
     def profile(self) -> dict:
         """The day's column profiles (drift and data quality both read them), computed once."""
         if self._profile is None:
-            from nodes.drift import profile_view
-
             self._profile = profile_view(self.view, self.schema)
         return self._profile
 

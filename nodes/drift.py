@@ -30,20 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from nodes.base import DayInputs, graph_step
-from nodes.drift_tests import ColumnProfile, column_drift_score, compare
+from nodes.drift_tests import SCORE_COLUMN, ColumnProfile, column_drift_score, compare, profile_view  # noqa: F401  (profile_view's home was here)
 from nodes.reference import ReferenceProfile  # noqa: F401  (its home was here; callers may still import it from here)
 from stores.predictions import DayView, ModelSchema
 
-SCORE_COLUMN = "prediction_score"
 SEVERITY_BANDS = ((0.4, "critical"), (0.25, "high"), (0.1, "medium"), (0.0, "low"))
-
-
-def profile_view(view: DayView, schema: ModelSchema) -> dict[str, ColumnProfile]:
-    sample = view.sample
-    profiles = dict(zip(schema.numeric, ColumnProfile.numeric_columns(sample.numeric)))
-    profiles.update({name: ColumnProfile.categorical(sample.categorical[:, j]) for j, name in enumerate(schema.categorical)})
-    profiles[SCORE_COLUMN] = ColumnProfile.numeric(sample.score)
-    return profiles
 
 
 def severity_of(score: float) -> str:

@@ -19,6 +19,8 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from stores.dayview import DayView, ModelSchema
+
 QUANTILES = (np.arange(200) + 0.5) / 200  # probability grid on which quantile functions are compared
 SMALL_SAMPLE = 1000  # below this many reference rows, use p-value tests
 
@@ -268,3 +270,15 @@ def noise_corrected(kind: str, effect: float, reference: ColumnProfile, current:
     categories = len(set(reference.counts or {}) | set(current.counts or {}))
     floor = NOISE_FLOOR[kind](categories) * (1 / reference.n + 1 / current.n) ** 0.5
     return float(max(0.0, effect * effect - floor * floor) ** 0.5)
+
+
+SCORE_COLUMN = "prediction_score"  # the model's score, profiled beside the features (prediction drift)
+
+
+def profile_view(view: DayView, schema: ModelSchema) -> dict[str, ColumnProfile]:
+    """Every feature column's profile, and the score's, from the day's uniform sample."""
+    sample = view.sample
+    profiles = dict(zip(schema.numeric, ColumnProfile.numeric_columns(sample.numeric)))
+    profiles.update({name: ColumnProfile.categorical(sample.categorical[:, j]) for j, name in enumerate(schema.categorical)})
+    profiles[SCORE_COLUMN] = ColumnProfile.numeric(sample.score)
+    return profiles

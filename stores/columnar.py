@@ -18,8 +18,8 @@ import struct
 import numpy as np
 import sqlite_utils
 
+from stores.dayview import Columns, DayView, LabelledRows
 from stores.db import StoreError
-from stores.predictions import Columns, DayView, LabelledRows
 
 MISSING_CODE = -1
 
