@@ -20,6 +20,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -30,6 +31,7 @@ from graph.runner import RunConfig, execute
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "pneumonia_classifier_v1"
 RUN = "mcp-test"
+NARRATIVE = "The X-ray inputs shifted on day 8 and accuracy fell; a retrain was chosen."
 READ_TOOLS = {"predictions": {"list_runs", "get_predictions", "calculate_accuracy"},
               "metrics": {"list_runs", "get_metric_timeseries", "get_model_health"},
               "incidents": {"list_runs", "list_alerts", "list_incidents", "get_incident"}}
@@ -43,7 +45,8 @@ def run_dir(tmp_path_factory) -> Path:
     """12 days of sudden_shift from day 8 under the rules policy: an incident opens on day 8, is remediated,
     and is still open when the run ends."""
     out = tmp_path_factory.mktemp("mcp")
-    execute(RunConfig([MODEL], "sudden_shift", 12, 3, "rules", out, RUN, onset=8))
+    narrator = FakeListChatModel(responses=[json.dumps({"narrative": NARRATIVE, "justification": "As the policy chose."})])
+    execute(RunConfig([MODEL], "sudden_shift", 12, 3, "rules", out, RUN, onset=8, use_llm=True, llm=narrator))
     assert sql(out / "mlmon.db", "SELECT count(*) FROM incidents WHERE status = 'open'")[0][0] >= 1
     assert sql(out / "mlmon.db", "SELECT count(*) FROM remediation_actions WHERE action != 'continue'")[0][0] >= 1
     return out
@@ -213,6 +216,10 @@ def test_incidents_server_answers_from_the_store(db):
                     "AND action != 'continue' ORDER BY day", (incident_id,))
     assert [(a["day"], a["action"], a["justification"], a["cost"]) for a in full["actions"]] == acted
     assert all(a["justification"] for a in full["actions"])
+    opened, = sql(db, "SELECT opened_day FROM incidents WHERE id = ?", (incident_id,))[0]
+    told = sql(db, "SELECT day, text, source FROM narratives WHERE day >= ? ORDER BY day", (opened,))
+    assert told and [(n["day"], n["text"], n["source"]) for n in full["narratives"]] == told
+    assert {n["text"] for n in full["narratives"]} == {NARRATIVE}  # the incident's days, in the narrator's words
     continued, = sql(db, "SELECT count(*) FROM remediation_actions WHERE incident_id = ? AND action = 'continue'",
                      (incident_id,))[0]
     assert full["continue_days"] == continued

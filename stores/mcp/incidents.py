@@ -103,18 +103,22 @@ def build(store: StoreFile, allow_writes: bool = False) -> MCPServer:
         include_continue: Annotated[bool, Field(description=(
             "Also list the days the policy chose to continue (do nothing); by default only counted."))] = False,
     ) -> dict:
-        """One incident in full: its fields, the alerts it groups, and the remediation actions taken while it
-        was open (day, action, the policy that chose it, its justification, cost, downtime and outcome)."""
+        """One incident in full: its fields, the alerts it groups, the remediation actions taken while it
+        was open (day, action, the policy that chose it, its justification, cost, downtime and outcome), and
+        the days' narratives while it was open (runs with --use-llm; each with the source that wrote it)."""
         with store.open() as stores:
             incident = stores.incidents.get_incident(incident_id)
+            told = [] if incident is None else stores.narratives.narratives(incident["run_id"], incident["model_id"])
         if incident is None:
             raise ToolError(f"no incident {shown(incident_id)}; list_incidents gives the ids")
         alerts, actions = incident.pop("alerts"), incident.pop("actions")
         listed = actions if include_continue else [a for a in actions if a["action"] != Action.CONTINUE.label]
+        last = incident["resolved_day"] if incident.get("resolved_day") is not None else incident["last_day"]
         return {**_days(incident, "opened_day", "last_day", "resolved_day"),
                 "alerts": [_days(_within(a), "opened_day", "last_day", "resolved_day") for a in alerts],
                 "actions": [_action(_within(a)) for a in listed],
-                "continue_days": sum(a["action"] == Action.CONTINUE.label for a in actions)}
+                "continue_days": sum(a["action"] == Action.CONTINUE.label for a in actions),
+                "narratives": [_days(n, "day") for n in told if incident["opened_day"] <= n["day"] <= last]}
 
     @server.resource("incidents://open", mime_type="application/json",
                      description="The open incidents of the newest run.")
