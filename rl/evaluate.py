@@ -67,6 +67,8 @@ def build(spec: PolicySpec):
     if spec.kind == "ppo":
         from rl.agent import PPOPolicy
 
+        if "data" in spec.params:  # a checkpoint in training (rl/checkpoints.py): its bytes, never cached
+            return PPOPolicy(spec.params["data"], spec.name)
         path = spec.params["path"]
         if path not in _PPO_POLICIES:  # PPOPolicy is stateless (greedy), so episodes can share it
             _PPO_POLICIES[path] = PPOPolicy.from_file(path)

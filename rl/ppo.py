@@ -4,7 +4,10 @@ Vectorised envs collect `num_steps` per env; advantages come from GAE; the polic
 surrogate step with a clipped value loss, normalised advantages and an entropy bonus, over a few
 epochs of minibatches, with orthogonal init, gradient-norm clipping and a linearly annealed learning
 rate. Impossible actions (no version to roll back to, a retrain already scheduled) are masked out of
-the logits, so the policy never samples them and their probabilities get no gradient. The network,
+the logits, so the policy never samples them and their probabilities get no gradient. With
+`anchor_coef` and a reference policy (the clone of the playbook), the loss also carries
+anchor_coef * KL(reference || policy) on the batch's states: fine-tuning moves away from the clone
+only where the advantages pay for it (a KL-regularised update, as in RLHF's reference penalty). The network,
 its file and its serving live in rl/agent.py: this file only trains.
 """
 from __future__ import annotations
@@ -17,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.distributions import kl_divergence
 
 from rl.agent import Agent, single_threaded_numerics
 from rl.env import EnvConfig, RemediationEnv
@@ -64,6 +68,8 @@ class Args:
     """rewards are multiplied by this for learning (returns of hundreds would swamp the value head)"""
     hidden: int = 64
     """width of the two hidden layers"""
+    anchor_coef: float = 0.0
+    """weight of KL(reference || policy) in the loss (0: no anchor; needs a reference policy)"""
 
     @property
     def batch_size(self) -> int:
@@ -102,14 +108,20 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, next_v
 
 
 def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int], int] | None = None,
-          on_update: Callable[[dict], None] | None = None, agent: Agent | None = None) -> tuple[Agent, list[dict]]:
+          on_update: Callable[[dict, Agent], None] | None = None, agent: Agent | None = None,
+          reference: Agent | None = None) -> tuple[Agent, list[dict]]:
     """Train (or keep training `agent`); returns the agent and one log row per update.
+
+    `on_update(row, agent)` sees each update's log row and the agent as it stands after it. With
+    args.anchor_coef > 0, `reference` (left unchanged) is the policy the KL anchor pulls toward.
 
     `seeds(i)` is the first reset seed of environment i (default: a stream from args.seed); later
     episodes follow from each environment's own random stream, so training seeds stay disjoint from
     evaluation seeds. Every transition is sampled by the policy being trained (days a graph run served
     greedily are not: rl/awr.py learns from those).
     """
+    if args.anchor_coef > 0 and reference is None:
+        raise ValueError("anchor_coef > 0 needs a reference policy to anchor to")
     env_config = env_config or EnvConfig()
     single_threaded_numerics()
     torch.manual_seed(args.seed)
@@ -173,12 +185,13 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
         b_advantages, b_returns, b_values = batch["advantages"], batch["returns"], batch["values"]
 
         b_inds = np.arange(len(b_actions))
-        clipfracs = []
+        clipfracs, anchor_kls = [], []
         for _epoch in range(args.update_epochs):
             rng.shuffle(b_inds)
             # num_minibatches of near-equal size, whatever the batch size.
             for mb in np.array_split(b_inds, args.num_minibatches):
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_masks[mb], b_actions[mb])
+                dist = agent.distribution(b_obs[mb], b_masks[mb])  # as get_action_and_value, keeping the distribution
+                newlogprob, entropy, newvalue = dist.log_prob(b_actions[mb]), dist.entropy(), agent.get_value(b_obs[mb])
                 logratio = newlogprob - b_logprobs[mb]
                 ratio = logratio.exp()
                 with torch.no_grad():
@@ -197,6 +210,12 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
                     v_loss = 0.5 * ((newvalue - b_returns[mb]) ** 2).mean()
                 entropy_loss = entropy.mean()
                 loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
+                if args.anchor_coef > 0:
+                    with torch.no_grad():
+                        reference_dist = reference.distribution(b_obs[mb], b_masks[mb])
+                    anchor_kl = kl_divergence(reference_dist, dist).mean()
+                    anchor_kls.append(anchor_kl.item())
+                    loss = loss + args.anchor_coef * anchor_kl
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
@@ -212,9 +231,10 @@ def train(args: Args, env_config: EnvConfig | None = None, seeds: Callable[[int]
             "learning_rate": optimizer.param_groups[0]["lr"], "value_loss": v_loss.item(), "policy_loss": pg_loss.item(),
             "entropy": entropy_loss.item(), "approx_kl": approx_kl.item(), "clipfrac": float(np.mean(clipfracs)),
             "explained_variance": float("nan") if var_y == 0 else float(1 - np.var(y_true - y_pred) / var_y),
+            "anchor_kl": float(np.mean(anchor_kls)) if anchor_kls else None,
         }
         log.append(row)
         if on_update:
-            on_update(row)
+            on_update(row, agent)
     envs.close()
     return agent, log

@@ -7,6 +7,10 @@ disjoint from the evaluation (heldout) and baseline-tuning seeds.
 By default the policy is first cloned from the operator playbook (rl/imitation.py, demonstration
 seeds from 4,000,000) and PPO then improves on it; --warm-start none trains from scratch.
 
+--anchor F adds F * KL(clone || policy) to PPO's loss, so fine-tuning leaves the clone only where the
+advantages pay for it. --checkpoint-every K plays the greedy policy on the checkpoint seeds every K
+updates and before the first, and keeps the best checkpoint rather than the last (rl/checkpoints.py).
+
 --seeds 1-5 trains the recipe once per training seed (kept under <out folder>/seeds/), plays every seed's
 policy and the best tuned baseline on the validation seeds, ships the seed rl.seeds.SELECTION_RULE picks
 as --out, and writes <out>.seeds.json, which `python -m rl.evaluate --training-seeds` reads. A seed whose
@@ -17,6 +21,7 @@ The shipped policy, rl/trained/ppo_remediation.pt, was made by the command in rl
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import sys
 import time
@@ -33,6 +38,9 @@ DEFAULT_OUT = SHIPPED_POLICY
 DEFAULT_TIMESTEPS = 38_400
 DEFAULT_LEARNING_RATE = 3e-4
 DEFAULT_WARM_START = "playbook"
+DEFAULT_DAGGER = 0
+DEFAULT_ANCHOR = 0.0
+DEFAULT_CHECKPOINT_EVERY = 0
 
 
 def write_curve(log: list[dict], stem: Path) -> tuple[Path, Path]:
@@ -48,8 +56,12 @@ def write_curve(log: list[dict], stem: Path) -> tuple[Path, Path]:
         writer.writerows(log)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     steps = [r["global_step"] for r in log]
-    axes[0].plot(steps, [r["mean_return"] for r in log], color="#1e88e5")
-    axes[0].set_title("mean return (last 50 training episodes)")
+    axes[0].plot(steps, [r["mean_return"] for r in log], color="#1e88e5", label="training episodes (last 50)")
+    judged = [(r["global_step"], r["checkpoint_return"]) for r in log if r.get("checkpoint_return") is not None]
+    if judged:
+        axes[0].plot(*zip(*judged), "o-", color="#e53935", label="greedy, checkpoint seeds")
+        axes[0].legend(fontsize=8)
+    axes[0].set_title("mean return")
     axes[1].plot(steps, [r["entropy"] for r in log], color="#8e24aa")
     axes[1].set_title("policy entropy")
     axes[2].plot(steps, [r["explained_variance"] for r in log], color="#43a047")
@@ -70,7 +82,7 @@ def warm_start(args, ppo_args):
     from decision.observation import POLICY_FEATURES
     from rl.agent import Agent, single_threaded_numerics
     from rl.env import EnvConfig
-    from rl.imitation import clone, demonstrations
+    from rl.imitation import clone, dagger, demonstrations
     from rl.policies import make_policy
 
     single_threaded_numerics()
@@ -80,6 +92,11 @@ def warm_start(args, ppo_args):
     agent = Agent(len(POLICY_FEATURES), len(Action), ppo_args.hidden)
     fit = clone(agent, demos, seed=ppo_args.seed)
     print(f"warm start: cloned the {args.warm_start} on {args.demos} episodes, agreement {fit['agreement']:.1%}")
+    if args.dagger:
+        fit = dagger(agent, teacher, demos, args.dagger, args.demos, EnvConfig(), ppo_args.gamma, ppo_args.reward_scale,
+                     ppo_args.hidden, seed=ppo_args.seed)
+        print(f"warm start: {args.dagger} DAgger rounds of {args.demos} episodes, agreement {fit['agreement']:.1%} "
+              f"on {fit['samples']:,} days")
     return agent, {"teacher": args.warm_start, "episodes": args.demos, **fit}
 
 
@@ -99,6 +116,16 @@ def parse_args(argv):
     p.add_argument("--warm-start", choices=("none", "playbook"), default=DEFAULT_WARM_START,
                    help=f"clone this policy before PPO, or none to start from scratch (rl/imitation.py; default {DEFAULT_WARM_START})")
     p.add_argument("--demos", type=int, default=160, help="teacher episodes for --warm-start (default 160)")
+    p.add_argument("--dagger", type=int, default=DEFAULT_DAGGER, metavar="ROUNDS",
+                   help="after cloning, ROUNDS of DAgger: the clone plays --demos episodes, the playbook labels the days "
+                        f"it visited, the clone is fitted again (default {DEFAULT_DAGGER})")
+    p.add_argument("--anchor", type=float, default=DEFAULT_ANCHOR,
+                   help=f"weight of KL(clone || policy) in PPO's loss; needs --warm-start (default {DEFAULT_ANCHOR:g}: none)")
+    p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="K",
+                   help="play the greedy policy on the checkpoint seeds every K updates and keep the best "
+                        f"checkpoint, not the last (0: keep the last; default {DEFAULT_CHECKPOINT_EVERY})")
+    p.add_argument("--checkpoint-episodes", type=int, default=None, metavar="N",
+                   help="episodes per checkpoint judgement (default rl.checkpoints.CHECKPOINT_EPISODES)")
     p.add_argument("--validation-episodes", type=int, default=None,
                    help="with --seeds: validation episodes per policy (default rl.seeds.VALIDATION_EPISODES)")
     return p.parse_args(argv)
@@ -107,7 +134,23 @@ def parse_args(argv):
 def recipe(args) -> dict:
     """What makes two trainings of one seed the same training (a kept seed policy is reused only if it matches)."""
     return {"timesteps": args.timesteps, "learning_rate": args.learning_rate, "warm_start": args.warm_start,
-            "demos": args.demos, "envs": args.envs, "sync": args.sync}
+            "demos": args.demos, "envs": args.envs, "sync": args.sync, "dagger": args.dagger, "anchor": args.anchor,
+            "checkpoint_every": args.checkpoint_every, "checkpoint_episodes": checkpoint_episodes(args)}
+
+
+def checkpoint_episodes(args) -> int | None:
+    from rl.checkpoints import CHECKPOINT_EPISODES
+
+    return (args.checkpoint_episodes or CHECKPOINT_EPISODES) if args.checkpoint_every else None
+
+
+def best_baseline():
+    """The best tuned baseline (rl/trained/baselines.json) as a PolicySpec; a ValueError if unreadable."""
+    from rl.evaluate import DEFAULT_BASELINES, PolicySpec, load_tuned
+
+    tuned = load_tuned(DEFAULT_BASELINES)
+    best = tuned["best"]
+    return PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})
 
 
 def train_one(args, seed: int, out: Path, command: str) -> dict:
@@ -118,28 +161,47 @@ def train_one(args, seed: int, out: Path, command: str) -> dict:
     from rl.ppo import Args, train
 
     ppo_args = Args(seed=seed, total_timesteps=args.timesteps, num_envs=args.envs, async_envs=not args.sync,
-                    learning_rate=args.learning_rate)
+                    learning_rate=args.learning_rate, anchor_coef=args.anchor)
     started = time.perf_counter()
     with Progress(TextColumn(f"training seed {seed}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn()) as bar:
         task = bar.add_task("train", total=ppo_args.total_timesteps, status="")
 
-        def on_update(row: dict) -> None:
+        seed_stream = lambda i: TRAIN_SEED_BASE + seed * 10_000 + i  # noqa: E731
+        agent, cloned = warm_start(args, ppo_args) if args.warm_start != "none" else (None, None)
+        reference = copy.deepcopy(agent) if args.anchor > 0 else None
+        checkpoints = None
+        if args.checkpoint_every:
+            from rl.checkpoints import BestCheckpoint
+
+            checkpoints = BestCheckpoint(args.checkpoint_every, ppo_args.hidden, checkpoint_episodes(args), best_baseline())
+            if agent is not None:  # the clone is a candidate too: fine-tuning must beat it to replace it
+                checkpoints.consider(0, 0, agent)
+
+        def on_update(row: dict, current) -> None:
             ret = "-" if row["mean_return"] is None else f"{row['mean_return']:.1f}"
+            if checkpoints is not None:
+                judged = checkpoints.consider(row["update"], row["global_step"], current) if checkpoints.due(row["update"]) else None
+                row["checkpoint_return"] = None if judged is None else judged["mean_return"]
+                ret += f"  best checkpoint {checkpoints.best['mean_return']:.1f} (update {checkpoints.best['update']})"
             bar.update(task, completed=row["global_step"],
                        status=f"return {ret}  entropy {row['entropy']:.2f}  kl {row['approx_kl']:.3f}")
 
-        seed_stream = lambda i: TRAIN_SEED_BASE + seed * 10_000 + i  # noqa: E731
-        agent, cloned = warm_start(args, ppo_args) if args.warm_start != "none" else (None, None)
-        agent, log = train(ppo_args, seeds=seed_stream, on_update=on_update, agent=agent)
+        agent, log = train(ppo_args, seeds=seed_stream, on_update=on_update, agent=agent, reference=reference)
+        chosen = checkpoints.restore(agent) if checkpoints is not None else None
     seconds = time.perf_counter() - started
     out.parent.mkdir(parents=True, exist_ok=True)
     save_policy(agent, out, ppo_args.hidden, {"args": asdict(ppo_args), "trained_steps": log[-1]["global_step"],
                                               "train_seconds": round(seconds, 1), "command": command,
                                               "learning_curve": log, "warm_start": cloned,
-                                              "recipe": recipe(args), "training_seed": seed})
+                                              "recipe": recipe(args), "training_seed": seed, "checkpoints": chosen})
     csv_path, png_path = write_curve(log, out)
     print(f"trained {log[-1]['global_step']:,} steps in {seconds:.0f} s; final mean return {log[-1]['mean_return']:.1f}")
+    if chosen is not None:
+        best = chosen["chosen"]
+        print(f"kept the checkpoint of update {best['update']} (step {best['global_step']:,}): mean return "
+              f"{best['mean_return']:.2f} on {len(chosen['history'])} judgements of the checkpoint seeds"
+              + (f", {best['paired_difference']:+.2f} vs {chosen['baseline']}" if "paired_difference" in best else ""))
     print(f"policy: {out}\ncurve:  {csv_path}, {png_path}")
     return {"policy": str(out), "train_seconds": round(seconds, 1), "trained_steps": log[-1]["global_step"],
             "final_training_return": log[-1]["mean_return"]}
@@ -167,16 +229,15 @@ def train_seeds(args, seeds: list[int], command: str) -> int:
     import shutil
 
     from rl.agent import load_agent, save_policy, single_threaded_numerics
-    from rl.evaluate import DEFAULT_BASELINES, PolicySpec, judge_seeds, load_tuned
+    from rl.evaluate import judge_seeds
     from rl.seeds import select, seed_policy_path, selection_rule, validation_seeds, write_results
 
     try:
-        tuned = load_tuned(DEFAULT_BASELINES)
+        baseline = best_baseline()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    best = tuned["best"]
-    baseline = PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})
+    best = baseline.name
     trained = {}
     for seed in seeds:
         path = seed_policy_path(args.out, seed)
@@ -212,6 +273,12 @@ def main(argv=None) -> int:
             seeds = parse_seed_list(args.seeds)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.anchor < 0 or args.dagger < 0 or args.checkpoint_every < 0 or (args.checkpoint_episodes is not None and args.checkpoint_episodes <= 1):
+        print("error: --anchor, --dagger and --checkpoint-every must be >= 0 and --checkpoint-episodes at least 2", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if (args.anchor > 0 or args.dagger) and args.warm_start == "none":
+        print("error: --anchor and --dagger work on the cloned policy, so they need --warm-start playbook", file=sys.stderr)
         return EXIT_BAD_INPUT
     if (args.timesteps <= 0 or args.envs <= 0 or not all(0 <= s < 100 for s in seeds) or args.learning_rate <= 0
             or args.demos <= 0 or (args.validation_episodes is not None and args.validation_episodes <= 1)):
