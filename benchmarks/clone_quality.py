@@ -6,8 +6,8 @@ the playbook as `python -m rl.train` does, then plays the clone's greedy policy 
 checkpoint seeds (rl/checkpoints.py: 6,000,000.., which no training, tuning or evaluation uses) and
 prints the paired difference with its 95% CI, and the agreement on the demonstration days.
 
-    python benchmarks/clone_quality.py                       # demos 160 and 640, seeds 1-5, 200 episodes
-    python benchmarks/clone_quality.py --demos 160 --dagger 3   # clone, then 3 DAgger rounds (rl.train --dagger)
+    python benchmarks/clone_quality.py                       # demos 160 and 640, seeds 1-5, 200 episodes, 160 epochs
+    python benchmarks/clone_quality.py --demos 160 --epochs 40   # the earlier recipe's cloning
     python benchmarks/clone_quality.py --demos 160 --seeds 1-2 --episodes 50
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rl.agent import Agent, policy_bytes, single_threaded_numerics  # noqa: E402
 from rl.checkpoints import checkpoint_seeds  # noqa: E402
 from rl.env import EnvConfig  # noqa: E402
 from rl.evaluate import PolicySpec, mean_ci, run_episodes  # noqa: E402
-from rl.imitation import clone, dagger, demonstrations  # noqa: E402
+from rl.imitation import CLONE_EPOCHS, clone, demonstrations  # noqa: E402
 from rl.policies import make_policy  # noqa: E402
 from rl.ppo import Args  # noqa: E402
 from rl.seeds import parse_seed_list  # noqa: E402
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     p.add_argument("--demos", default="160,640", help="demonstration episodes to try, comma-separated (default 160,640)")
     p.add_argument("--seeds", default="1-5", help="training seeds (default 1-5)")
     p.add_argument("--episodes", type=int, default=200, help="checkpoint-seed episodes per policy (default 200)")
-    p.add_argument("--dagger", type=int, default=0, help="DAgger rounds after cloning, as rl.train --dagger (default 0)")
+    p.add_argument("--epochs", type=int, default=CLONE_EPOCHS, help=f"cloning epochs (default {CLONE_EPOCHS}, as rl.train)")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
     single_threaded_numerics()
@@ -61,16 +61,13 @@ def main(argv=None) -> int:
         for seed in parse_seed_list(args.seeds):
             torch.manual_seed(seed)  # as rl.train's warm start does
             agent = Agent(len(POLICY_FEATURES), len(Action), ppo.hidden)
-            fit = clone(agent, demos, seed=seed)
-            if args.dagger:
-                fit = dagger(agent, make_policy("rules"), demos, args.dagger, n_demos, EnvConfig(), ppo.gamma,
-                             ppo.reward_scale, ppo.hidden, seed=seed)
+            fit = clone(agent, demos, epochs=args.epochs, seed=seed)
             mine = returns(PolicySpec(f"clone {seed}", "ppo", {"data": policy_bytes(agent, ppo.hidden)}), seeds, args.workers)
             diff, ci = mean_ci(mine - teacher)
             diffs.append(diff)
             print(f"demos {n_demos:4d}  seed {seed}: agreement {fit['agreement']:.1%}  clone - playbook {diff:+6.2f} "
                   f"[{ci[0]:+.2f}, {ci[1]:+.2f}]", flush=True)
-        print(f"demos {n_demos:4d}, DAgger rounds {args.dagger}: mean over seeds {np.mean(diffs):+.2f} (sd {np.std(diffs, ddof=1) if len(diffs) > 1 else 0:.2f}), "
+        print(f"demos {n_demos:4d}, {args.epochs} epochs: mean over seeds {np.mean(diffs):+.2f} (sd {np.std(diffs, ddof=1) if len(diffs) > 1 else 0:.2f}), "
               f"{time.perf_counter() - started:.0f} s")
     return 0
 

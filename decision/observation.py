@@ -4,8 +4,10 @@ environment alike, so the policy is trained on exactly what it is served.
 `build_observation` gives the 10 features of the original design. `policy_observation` adds the
 context a learned policy needs to tell regimes apart that those 10 features confuse (a prior shift
 and a concept drift both look like "accuracy down, inputs stable"): the incident's root cause as the
-alert node judged it, how long it has been open, how much of the horizon is left, and what the action
-mask allows. The hand-written playbook reads the same root cause, so both policies see the same facts.
+alert node judged it, its severity, how long it has been open, how long ago a remediation was last
+taken for it, how much of the horizon is left, and what the action mask allows. The hand-written
+playbook decides on exactly these facts (root cause, severity, whether it acted on the incident in the
+last days), so a policy cloned from it, or competing with it, sees what it sees.
 Every feature is scaled to about [0, 1] (the trend to [-1, 1]).
 """
 from __future__ import annotations
@@ -76,10 +78,13 @@ def build_observation(day: int, performance: dict, drift: dict, memory: dict, ba
 
 
 ROOT_CAUSES = ("bad_deployment", "data_pipeline_fault", "prior_shift", "covariate_drift", "concept_drift")
+SEVERITIES = ("low", "medium", "high", "critical")  # as stores.incidents.SEVERITIES (a lower layer cannot import it)
 CONTEXT_FEATURES = (
     "days_left",  # share of the horizon still ahead (acting on the last day buys little)
     *(f"cause_{c}" for c in ROOT_CAUSES),  # the open incident's root cause, one-hot (all 0: none or other)
+    "incident_severity",  # low 0.25 .. critical 1.0 (0: no incident)
     "incident_age",  # days the incident has been open /10 (0: no incident)
+    "incident_action_age",  # days since the last remediation taken while it was open /10 (0: none taken)
     "retrain_pending",  # a scheduled retrain is coming
     "rollback_available",  # there is a previous version to roll back to
 )
@@ -90,10 +95,14 @@ N_POLICY_FEATURES = len(POLICY_FEATURES)
 def policy_observation(day: int, days: int, performance: dict, drift: dict, memory: dict, baseline: dict,
                        incident: dict | None, mask: list[int]) -> list[float]:
     cause = (incident or {}).get("root_cause")
+    severity = (incident or {}).get("severity")
+    acted = [a["day"] for a in memory.get("actions", []) if incident and a["day"] >= incident["opened_day"]]
     context = [
         _clip((days - day) / days),
         *(1.0 if cause == c else 0.0 for c in ROOT_CAUSES),
+        (SEVERITIES.index(severity) + 1) / len(SEVERITIES) if severity in SEVERITIES else 0.0,
         _clip((day - incident["opened_day"] + 1) / 10.0) if incident else 0.0,
+        _clip((day - max(acted)) / 10.0) if acted else 0.0,
         0.0 if mask[Action.RETRAIN_IN_3_DAYS] else 1.0,
         1.0 if mask[Action.ROLLBACK] else 0.0,
     ]

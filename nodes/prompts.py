@@ -40,7 +40,9 @@ FEATURE_MEANINGS = {
     "model_age": "days the serving model version has been in service / 60",
     "previous_success": "did the last remediation help: 1 yes, 0 no, 0.5 unknown",
     "days_left": "share of the monitoring horizon still ahead",
+    "incident_severity": "the open incident's severity: 0.25 low, 0.5 medium, 0.75 high, 1 critical (0: none)",
     "incident_age": "days the incident has been open / 10",
+    "incident_action_age": "days since a remediation was last taken for the open incident / 10 (0: none taken)",
     "retrain_pending": "1 if a scheduled retrain is coming",
     "rollback_available": "1 if there is a previous version to roll back to",
 }

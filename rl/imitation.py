@@ -6,11 +6,6 @@ decisions and critic by regression on the discounted returns it earned, lets PPO
 where the playbook is wrong. Label smoothing keeps some probability on every allowed action, so
 PPO still explores.
 
-A clone trained only on the teacher's own days meets, when it plays, days the teacher never led it
-to (after its own first mistake), and errs there more: `dagger` (Ross, Gordon & Bagnell 2011) lets
-the clone play, asks the teacher what it would have done on every day the clone visited, adds those
-days to the demonstrations and fits again.
-
 Demonstration episodes use their own seeds (from DEMO_SEED_BASE), disjoint from PPO's training
 seeds, the baselines' tuning seeds and the held-out evaluation seeds.
 """
@@ -24,69 +19,35 @@ from decision.actions import Action
 from rl.env import EnvConfig, RemediationEnv
 
 DEMO_SEED_BASE = 4_000_000
-DAGGER_SEED_STRIDE = 100_000  # round r of DAgger plays seeds DEMO_SEED_BASE + (r + 1) * stride, ...
-
-
-def _discounted(rewards: list[float], gamma: float) -> list[float]:
-    discounted, running = [], 0.0
-    for r in reversed(rewards):
-        running = r + gamma * running
-        discounted.append(running)
-    return list(reversed(discounted))
 
 
 def demonstrations(teacher, episodes: int, config: EnvConfig, gamma: float, reward_scale: float,
-                   first_seed: int = DEMO_SEED_BASE, player=None) -> dict[str, torch.Tensor]:
-    """Observations, masks, the teacher's actions and scaled discounted returns over `episodes`.
-
-    The days are those `player` visits (default: the teacher itself); on each, the teacher's decision is
-    the label, whoever plays. The returns are the player's.
-    """
+                   first_seed: int = DEMO_SEED_BASE) -> dict[str, torch.Tensor]:
+    """The teacher's observations, masks, actions and scaled discounted returns over `episodes`."""
     obs, masks, actions, returns = [], [], [], []
     env = RemediationEnv(config)
-    player = player or teacher
     for seed in range(first_seed, first_seed + episodes):
         observation, info = env.reset(seed=seed)
-        for policy in {id(teacher): teacher, id(player): player}.values():
-            if hasattr(policy, "reset"):
-                policy.reset(seed)
+        if hasattr(teacher, "reset"):
+            teacher.reset(seed)
         rewards, done = [], False
         while not done:
-            findings = env.policy_findings()
-            action = _allowed(teacher.decide(observation, info["action_mask"], findings).action, info["action_mask"])
-            played = action if player is teacher else _allowed(player.decide(observation, info["action_mask"], findings).action,
-                                                                info["action_mask"])
+            action = Action(teacher.decide(observation, info["action_mask"], env.policy_findings()).action)
+            if not info["action_mask"][action]:
+                action = Action.CONTINUE
             obs.append(observation)
             masks.append(info["action_mask"])
             actions.append(int(action))
-            observation, reward, done, _, info = env.step(played)
+            observation, reward, done, _, info = env.step(action)
             rewards.append(reward * reward_scale)
-        returns.extend(_discounted(rewards, gamma))
+        discounted, running = [], 0.0
+        for r in reversed(rewards):
+            running = r + gamma * running
+            discounted.append(running)
+        returns.extend(reversed(discounted))
     return {"obs": torch.tensor(np.array(obs), dtype=torch.float32),
             "masks": torch.tensor(np.array(masks), dtype=torch.float32),
             "actions": torch.tensor(actions), "returns": torch.tensor(returns, dtype=torch.float32)}
-
-
-def _allowed(action, mask) -> Action:
-    action = Action(action)
-    return action if mask[action] else Action.CONTINUE
-
-
-def dagger(agent, teacher, demos: dict[str, torch.Tensor], rounds: int, episodes: int, config: EnvConfig,
-           gamma: float, reward_scale: float, hidden: int, seed: int = 0) -> dict:
-    """DAgger rounds after a first `clone(agent, demos)`: each round the clone plays `episodes` greedy
-    episodes, the teacher labels every day it visited, and the agent is fitted again on all days so far.
-    Returns the last fit's figures (its agreement over all days) and the days gathered."""
-    from rl.agent import PPOPolicy, policy_bytes
-
-    fit = {}
-    for r in range(rounds):
-        player = PPOPolicy(policy_bytes(agent, hidden), f"clone, DAgger round {r + 1}")
-        visited = demonstrations(teacher, episodes, config, gamma, reward_scale,
-                                 first_seed=DEMO_SEED_BASE + (r + 1) * DAGGER_SEED_STRIDE, player=player)
-        demos = {k: torch.cat([demos[k], visited[k]]) for k in demos}
-        fit = clone(agent, demos, seed=seed + r + 1)
-    return {**fit, "rounds": rounds, "episodes_per_round": episodes}
 
 
 def smoothed_cross_entropy(log_probs: torch.Tensor, actions: torch.Tensor, masks: torch.Tensor,
@@ -102,7 +63,10 @@ def smoothed_cross_entropy(log_probs: torch.Tensor, actions: torch.Tensor, masks
     return -((1.0 - smoothing) * taken + smoothing * spread).mean()
 
 
-def clone(agent, demos: dict[str, torch.Tensor], epochs: int = 40, lr: float = 1e-3, batch: int = 256,
+CLONE_EPOCHS = 160  # benchmarks/clone_quality.py: the clone then plays as well as the playbook (40 was short of it)
+
+
+def clone(agent, demos: dict[str, torch.Tensor], epochs: int = CLONE_EPOCHS, lr: float = 1e-3, batch: int = 256,
           label_smoothing: float = 0.05, seed: int = 0) -> dict:
     """Fit `agent` to the demonstrations in place; returns the final losses and the agreement rate."""
     generator = torch.Generator().manual_seed(seed)

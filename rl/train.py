@@ -29,6 +29,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from rl import SHIPPED_POLICY
+from rl.imitation import CLONE_EPOCHS
 from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 TRAIN_SEED_BASE = 1_000_000
@@ -38,9 +39,8 @@ DEFAULT_OUT = SHIPPED_POLICY
 DEFAULT_TIMESTEPS = 38_400
 DEFAULT_LEARNING_RATE = 3e-4
 DEFAULT_WARM_START = "playbook"
-DEFAULT_DAGGER = 0
 DEFAULT_ANCHOR = 0.0
-DEFAULT_CHECKPOINT_EVERY = 0
+DEFAULT_CHECKPOINT_EVERY = 8
 
 
 def write_curve(log: list[dict], stem: Path) -> tuple[Path, Path]:
@@ -82,7 +82,7 @@ def warm_start(args, ppo_args):
     from decision.observation import POLICY_FEATURES
     from rl.agent import Agent, single_threaded_numerics
     from rl.env import EnvConfig
-    from rl.imitation import clone, dagger, demonstrations
+    from rl.imitation import clone, demonstrations
     from rl.policies import make_policy
 
     single_threaded_numerics()
@@ -90,14 +90,10 @@ def warm_start(args, ppo_args):
     teacher = make_policy("rules") if args.warm_start == "playbook" else None
     demos = demonstrations(teacher, args.demos, EnvConfig(), ppo_args.gamma, ppo_args.reward_scale)
     agent = Agent(len(POLICY_FEATURES), len(Action), ppo_args.hidden)
-    fit = clone(agent, demos, seed=ppo_args.seed)
-    print(f"warm start: cloned the {args.warm_start} on {args.demos} episodes, agreement {fit['agreement']:.1%}")
-    if args.dagger:
-        fit = dagger(agent, teacher, demos, args.dagger, args.demos, EnvConfig(), ppo_args.gamma, ppo_args.reward_scale,
-                     ppo_args.hidden, seed=ppo_args.seed)
-        print(f"warm start: {args.dagger} DAgger rounds of {args.demos} episodes, agreement {fit['agreement']:.1%} "
-              f"on {fit['samples']:,} days")
-    return agent, {"teacher": args.warm_start, "episodes": args.demos, **fit}
+    fit = clone(agent, demos, epochs=args.clone_epochs, seed=ppo_args.seed)
+    print(f"warm start: cloned the {args.warm_start} on {args.demos} episodes in {args.clone_epochs} epochs, "
+          f"agreement {fit['agreement']:.1%}")
+    return agent, {"teacher": args.warm_start, "episodes": args.demos, "epochs": args.clone_epochs, **fit}
 
 
 def parse_args(argv):
@@ -116,9 +112,8 @@ def parse_args(argv):
     p.add_argument("--warm-start", choices=("none", "playbook"), default=DEFAULT_WARM_START,
                    help=f"clone this policy before PPO, or none to start from scratch (rl/imitation.py; default {DEFAULT_WARM_START})")
     p.add_argument("--demos", type=int, default=160, help="teacher episodes for --warm-start (default 160)")
-    p.add_argument("--dagger", type=int, default=DEFAULT_DAGGER, metavar="ROUNDS",
-                   help="after cloning, ROUNDS of DAgger: the clone plays --demos episodes, the playbook labels the days "
-                        f"it visited, the clone is fitted again (default {DEFAULT_DAGGER})")
+    p.add_argument("--clone-epochs", type=int, default=CLONE_EPOCHS,
+                   help=f"passes over the demonstrations when cloning (default {CLONE_EPOCHS})")
     p.add_argument("--anchor", type=float, default=DEFAULT_ANCHOR,
                    help=f"weight of KL(clone || policy) in PPO's loss; needs --warm-start (default {DEFAULT_ANCHOR:g}: none)")
     p.add_argument("--checkpoint-every", type=int, default=DEFAULT_CHECKPOINT_EVERY, metavar="K",
@@ -134,7 +129,7 @@ def parse_args(argv):
 def recipe(args) -> dict:
     """What makes two trainings of one seed the same training (a kept seed policy is reused only if it matches)."""
     return {"timesteps": args.timesteps, "learning_rate": args.learning_rate, "warm_start": args.warm_start,
-            "demos": args.demos, "envs": args.envs, "sync": args.sync, "dagger": args.dagger, "anchor": args.anchor,
+            "demos": args.demos, "envs": args.envs, "sync": args.sync, "clone_epochs": args.clone_epochs, "anchor": args.anchor,
             "checkpoint_every": args.checkpoint_every, "checkpoint_episodes": checkpoint_episodes(args)}
 
 
@@ -274,11 +269,11 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.anchor < 0 or args.dagger < 0 or args.checkpoint_every < 0 or (args.checkpoint_episodes is not None and args.checkpoint_episodes <= 1):
-        print("error: --anchor, --dagger and --checkpoint-every must be >= 0 and --checkpoint-episodes at least 2", file=sys.stderr)
+    if args.anchor < 0 or args.clone_epochs <= 0 or args.checkpoint_every < 0 or (args.checkpoint_episodes is not None and args.checkpoint_episodes <= 1):
+        print("error: --anchor and --checkpoint-every must be >= 0, --clone-epochs positive and --checkpoint-episodes at least 2", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if (args.anchor > 0 or args.dagger) and args.warm_start == "none":
-        print("error: --anchor and --dagger work on the cloned policy, so they need --warm-start playbook", file=sys.stderr)
+    if args.anchor > 0 and args.warm_start == "none":
+        print("error: --anchor pulls toward the cloned policy, so it needs --warm-start playbook", file=sys.stderr)
         return EXIT_BAD_INPUT
     if (args.timesteps <= 0 or args.envs <= 0 or not all(0 <= s < 100 for s in seeds) or args.learning_rate <= 0
             or args.demos <= 0 or (args.validation_episodes is not None and args.validation_episodes <= 1)):

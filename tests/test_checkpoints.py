@@ -91,9 +91,9 @@ def test_checkpoint_seeds_meet_no_other_seed_range():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--anchor", "0.5", "--warm-start", "none"], "--anchor and --dagger work on the cloned policy"),
+    (["--anchor", "0.5", "--warm-start", "none"], "--anchor pulls toward the cloned policy"),
     (["--anchor", "-1"], "must be >= 0"),
-    (["--dagger", "2", "--warm-start", "none"], "need --warm-start playbook"),
+    (["--clone-epochs", "0"], "--clone-epochs positive"),
     (["--checkpoint-every", "4", "--checkpoint-episodes", "1"], "at least 2"),
 ])
 def test_train_refuses_bad_fine_tuning_options_in_one_line(args, message, tmp_path):

@@ -198,3 +198,25 @@ def test_group_metrics_on_category_codes_equal_those_on_names():
     assert list(by_code["per_group"]) == [0, 2, 3] and by_code["bias_gap"] > 0.1
     assert list(by_code["per_group"].values()) == list(by_name["per_group"].values())
     assert by_code["bias_gap"] == by_name["bias_gap"]
+
+
+def test_the_policy_sees_the_incidents_severity_and_when_it_was_last_acted_on():
+    """The facts the playbook decides on (decision/policy.py: root cause, severity, a remediation for this
+    incident in the last days) are in the policy's observation, so a clone of the playbook can copy it."""
+    from decision.observation import POLICY_FEATURES, policy_observation
+
+    where = {name: i for i, name in enumerate(POLICY_FEATURES)}
+    baseline = {"reference_accuracy": 0.9, "daily_volume": 1000, "cost_per_error": 5.0}
+    memory = {"last_retrain_day": None, "recent": [], "actions": [{"day": 3, "action": "retrain_now"},
+                                                                     {"day": 8, "action": "adjust_threshold"}]}
+    mask = [1] * len(Action)
+
+    def seen(day, incident):
+        obs = policy_observation(day, 30, {"measured_accuracy": 0.8}, {}, {**memory, "incident": incident}, baseline,
+                                 incident, mask)
+        return obs[where["incident_severity"]], obs[where["incident_action_age"]], obs[where["incident_age"]]
+
+    assert seen(10, None) == (0.0, 0.0, 0.0)
+    assert seen(10, {"opened_day": 9, "severity": "high", "root_cause": "prior_shift"}) == (0.75, 0.0, 0.2)  # acted before it opened
+    assert seen(10, {"opened_day": 5, "severity": "critical", "root_cause": "prior_shift"}) == (1.0, 0.2, 0.6)
+    assert seen(30, {"opened_day": 2, "severity": "low", "root_cause": "prior_shift"}) == (0.25, 1.0, 1.0)  # clipped
