@@ -5,7 +5,9 @@ commit unpacked with `git archive` into a temporary folder), warms the pool of i
 plays the same episodes and prints its steps per second (resets included) and a digest of every
 observation and reward. The two trees' subprocesses alternate round after round, so a busy machine
 slows both alike; the ratio is taken per round and its median reported. Equal digests show that both
-trees computed the same episodes, bit for bit.
+trees computed the same episodes, bit for bit. The digest takes the observation features named in
+COMPARED_FEATURES (those of every tree since eb908f3): features added later are left out, so a tree
+from before them can still be compared.
 
 Two workloads, each over every model:
 - `continue`: continue every day (no model is ever refitted: the monitoring and the world's draws);
@@ -36,6 +38,16 @@ WORKLOADS = ("continue", "untrained")
 MODELS = ("pneumonia_classifier_v1", "fraud_detector_v2", "defect_detector_v1")
 REFERENCE_POOL = 16
 CONTINUE_SHARE = 0.8  # rl.agent.CONTINUE_PRIOR
+COMPARED_FEATURES = (  # the policy observation as of eb908f3 (then rl/observation.py, now decision/observation.py)
+    "current_accuracy", "drift_score", "days_since_retrain", "retraining_cost", "business_impact", "data_available",
+    "accuracy_trend", "alert_count", "model_age", "previous_success", "days_left", "cause_bad_deployment",
+    "cause_data_pipeline_fault", "cause_prior_shift", "cause_covariate_drift", "cause_concept_drift", "incident_age",
+    "retrain_pending", "rollback_available")
+
+
+def compared(policy_features) -> list[int]:
+    """Where the COMPARED_FEATURES sit in a tree's observation (a tree missing one could not be compared)."""
+    return [list(policy_features).index(name) for name in COMPARED_FEATURES]
 
 
 # ---- the worker: runs inside one source tree -------------------------------------------------------
@@ -62,6 +74,11 @@ def work(tree: Path, workload: str, episodes: int, first_seed: int, profile: Pat
 
     from rl.env import EnvConfig, RemediationEnv
 
+    try:
+        from decision.observation import POLICY_FEATURES
+    except ImportError:  # trees before decision/ existed
+        from rl.observation import POLICY_FEATURES
+    keep = compared(POLICY_FEATURES)
     env = RemediationEnv(EnvConfig())
     for model in MODELS:  # warm the pool of initial models and their reference profiles, as training does
         for reference in range(REFERENCE_POOL):
@@ -77,11 +94,11 @@ def work(tree: Path, workload: str, episodes: int, first_seed: int, profile: Pat
     for i in range(episodes):
         seed = first_seed + i
         obs, info = env.reset(seed=seed, options={"model": MODELS[i % len(MODELS)]})
-        digest.update(np.asarray(obs, dtype=np.float32).tobytes())
+        digest.update(np.asarray(obs, dtype=np.float32)[keep].tobytes())
         done, day = False, 0
         while not done:
             obs, reward, done, _, info = env.step(choose(workload, seed, day, info["action_mask"]))
-            digest.update(np.asarray(obs, dtype=np.float32).tobytes() + np.float64(reward).tobytes())
+            digest.update(np.asarray(obs, dtype=np.float32)[keep].tobytes() + np.float64(reward).tobytes())
             steps, day = steps + 1, day + 1
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     floor = random_draws_seconds(env, episodes, first_seed) if floor_too else None

@@ -49,7 +49,8 @@ def test_train_refuses_bad_seeds_in_one_line():
 @pytest.mark.slow
 def test_seeds_train_validate_ship_the_chosen_one_and_evaluate_prints_each(tmp_path):
     out = tmp_path / "policy.pt"
-    common = ["--timesteps", "240", "--demos", "2", "--envs", "2", "--sync", "--validation-episodes", "4", "--out", str(out)]
+    common = ["--timesteps", "240", "--demos", "2", "--clone-epochs", "5", "--envs", "2", "--sync", "--validation-episodes", "4",
+              "--checkpoint-every", "1", "--checkpoint-episodes", "3", "--out", str(out)]
     done = python("-m", "rl.train", "--seeds", "3,5", *common)
     assert done.returncode == 0, done.stderr
     results = json.loads(out.with_suffix(".seeds.json").read_text())
@@ -61,6 +62,9 @@ def test_seeds_train_validate_ship_the_chosen_one_and_evaluate_prints_each(tmp_p
     kept, kept_payload = load_agent(tmp_path / "seeds" / f"policy.seed{chosen}.pt")
     assert all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), kept.state_dict().values()))
     assert payload["selection"]["chosen_seed"] == chosen and kept_payload["training_seed"] == chosen
+    judged = kept_payload["checkpoints"]["history"]  # the clone and both updates, on the checkpoint seeds
+    assert [h["update"] for h in judged] == [0, 1, 2]
+    assert kept_payload["checkpoints"]["chosen"]["mean_return"] == max(h["mean_return"] for h in judged)
     other = 5 if chosen == 3 else 3
     unchosen, _ = load_agent(tmp_path / "seeds" / f"policy.seed{other}.pt")
     assert not all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), unchosen.state_dict().values()))
