@@ -28,16 +28,11 @@ from decision.observation import POLICY_FEATURES  # noqa: E402
 from rl.agent import Agent, policy_bytes, single_threaded_numerics  # noqa: E402
 from rl.checkpoints import checkpoint_seeds  # noqa: E402
 from rl.env import EnvConfig  # noqa: E402
-from rl.evaluate import PolicySpec, mean_ci, run_episodes  # noqa: E402
+from rl.evaluate import PolicySpec, mean_ci, returns_by_seed  # noqa: E402
 from rl.imitation import CLONE_EPOCHS, clone, demonstrations  # noqa: E402
 from rl.policies import make_policy  # noqa: E402
 from rl.ppo import Args  # noqa: E402
 from rl.seeds import parse_seed_list  # noqa: E402
-
-
-def returns(spec: PolicySpec, seeds: list[int], workers: int) -> np.ndarray:
-    records = run_episodes([spec], seeds, EnvConfig(), success=False, workers=workers)
-    return np.array([r["return"] for r in sorted(records, key=lambda r: r["seed"])])
 
 
 def main(argv=None) -> int:
@@ -52,7 +47,7 @@ def main(argv=None) -> int:
     single_threaded_numerics()
     ppo = Args()
     seeds = checkpoint_seeds(args.episodes)
-    teacher = returns(PolicySpec("playbook", "playbook", {}), seeds, args.workers)
+    teacher = returns_by_seed(PolicySpec("playbook", "playbook", {}), seeds, args.workers)
     print(f"playbook on checkpoint seeds {seeds[0]:,}..{seeds[-1]:,}: mean return {teacher.mean():.2f}")
     for n_demos in [int(d) for d in args.demos.split(",")]:
         started = time.perf_counter()
@@ -62,7 +57,7 @@ def main(argv=None) -> int:
             torch.manual_seed(seed)  # as rl.train's warm start does
             agent = Agent(len(POLICY_FEATURES), len(Action), ppo.hidden)
             fit = clone(agent, demos, epochs=args.epochs, seed=seed)
-            mine = returns(PolicySpec(f"clone {seed}", "ppo", {"data": policy_bytes(agent, ppo.hidden)}), seeds, args.workers)
+            mine = returns_by_seed(PolicySpec(f"clone {seed}", "ppo", {"data": policy_bytes(agent, ppo.hidden)}), seeds, args.workers)
             diff, ci = mean_ci(mine - teacher)
             diffs.append(diff)
             print(f"demos {n_demos:4d}  seed {seed}: agreement {fit['agreement']:.1%}  clone - playbook {diff:+6.2f} "

@@ -78,7 +78,7 @@ def build_observation(day: int, performance: dict, drift: dict, memory: dict, ba
 
 
 ROOT_CAUSES = ("bad_deployment", "data_pipeline_fault", "prior_shift", "covariate_drift", "concept_drift")
-SEVERITIES = ("low", "medium", "high", "critical")  # as stores.incidents.SEVERITIES (a lower layer cannot import it)
+SEVERITIES = ("low", "medium", "high", "critical")  # an incident's severity, mildest first (stores.incidents uses it)
 CONTEXT_FEATURES = (
     "days_left",  # share of the horizon still ahead (acting on the last day buys little)
     *(f"cause_{c}" for c in ROOT_CAUSES),  # the open incident's root cause, one-hot (all 0: none or other)

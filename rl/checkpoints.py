@@ -45,11 +45,9 @@ class BestCheckpoint:
         self._best_weights: dict | None = None
 
     def _returns(self, spec) -> np.ndarray:
-        from rl.env import EnvConfig
-        from rl.evaluate import run_episodes
+        from rl.evaluate import returns_by_seed
 
-        records = run_episodes([spec], self.seeds, EnvConfig(), success=False, workers=self.workers)
-        return np.array([r["return"] for r in sorted(records, key=lambda r: r["seed"])])
+        return returns_by_seed(spec, self.seeds, self.workers)
 
     def due(self, update: int) -> bool:
         return update % self.every == 0

@@ -143,6 +143,18 @@ def run_episodes(specs: list[PolicySpec], seeds: list[int], config: EnvConfig, s
     return results
 
 
+def best_baseline_spec(tuned: dict) -> PolicySpec:
+    """The best tuned baseline of a baselines file (load_tuned) as a PolicySpec."""
+    best = tuned["best"]
+    return PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})
+
+
+def returns_by_seed(spec: PolicySpec, seeds: list[int], workers: int = 2) -> np.ndarray:
+    """One policy's greedy return on each of `seeds`, in seed order (no success replays)."""
+    records = run_episodes([spec], seeds, EnvConfig(), success=False, workers=workers)
+    return np.array([r["return"] for r in sorted(records, key=lambda r: r["seed"])])
+
+
 def judge_seeds(policies: dict[int, Path], baseline, seeds: list[int], workers: int = 2, progress=None) -> dict[int, dict]:
     """Every seed's policy and the baseline (a PolicySpec) on the same episodes: seed -> `paired` figures."""
     specs = [baseline] + [PolicySpec(f"seed {s}", "ppo", {"path": str(p)}) for s, p in policies.items()]
@@ -252,8 +264,8 @@ def seed_table(results: dict, tuned: dict, seeds: list[int], workers: int, progr
     return and paired difference with 95% CIs, and the spread of the paired differences over seeds."""
     from rl.seeds import spread
 
-    best = tuned["best"]
-    baseline = PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})
+    baseline = best_baseline_spec(tuned)
+    best = baseline.name
     judged = judge_seeds({e["seed"]: Path(e["policy"]) for e in results["seeds"]}, baseline, seeds, workers, progress)
     rows = [{"seed": e["seed"], "shipped": e["seed"] == results["chosen_seed"],
              "validation_mean_return": e["validation"]["mean_return"], **judged[e["seed"]]} for e in results["seeds"]]

@@ -143,11 +143,9 @@ def checkpoint_episodes(args) -> int | None:
 
 def best_baseline():
     """The best tuned baseline (rl/trained/baselines.json) as a PolicySpec; a ValueError if unreadable."""
-    from rl.evaluate import DEFAULT_BASELINES, PolicySpec, load_tuned
+    from rl.evaluate import DEFAULT_BASELINES, best_baseline_spec, load_tuned
 
-    tuned = load_tuned(DEFAULT_BASELINES)
-    best = tuned["best"]
-    return PolicySpec(best, best, tuned["families"][best]["params"] if best in tuned["families"] else {})
+    return best_baseline_spec(load_tuned(DEFAULT_BASELINES))
 
 
 def train_one(args, seed: int, out: Path, command: str) -> dict:

@@ -9,7 +9,7 @@ import json
 
 import sqlite_utils
 
-SEVERITIES = ("low", "medium", "high", "critical")
+from decision.observation import SEVERITIES  # the lowest layer holds it: the policy observation reads it too
 
 
 def _text(outcome: dict | str) -> str:
