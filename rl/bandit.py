@@ -19,9 +19,12 @@ finds nothing), a missed degraded day MISSED_DAY_COST (a day of bad predictions 
 about); the bandit picks the threshold of least expected cost. An accuracy-style reward ("the alert
 was right or correctly silent") is deliberately not used: it scores a false alert and a missed
 incident the same. Feedback is full information, not bandit feedback: once a day's verdict is in, its
-drift score says what every threshold would have done, so every arm learns that day's cost
-(`ThompsonThresholds`); `BetaThresholds`, the previous design (a Beta per arm, the chosen arm's
-outcome only), is kept for comparison (`--feedback bandit`).
+drift score says what every threshold would have done, so every arm learns that day's cost. With
+full information, exploring buys nothing: every threshold is judged on every labelled day whichever
+one fired. So mlmon's learner, `LeaderThresholds`, follows the leader: each day it picks the threshold
+of least posterior-mean cost. `ThompsonThresholds` (the same posterior, sampled before each choice)
+and `BetaThresholds`, the first design (a Beta per arm, the chosen arm's outcome only), are kept for
+comparison; on the tuning seeds Thompson's sampling cost more than it learned (README).
 
 The judge (`python -m rl.bandit`) uses the simulator's truth, which the bandit never sees. A day is
 *drift-degraded* when the scenario moves the inputs that day (the new segment's share of traffic is
@@ -49,7 +52,6 @@ FALSE_ALERT_COST = 200.0
 MISSED_DAY_COST = 2000.0
 ARMS = (0.03, 0.05, 0.075, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50, 0.60)
 DEFAULT_THRESHOLD = 0.25  # nodes.alert.AlertThresholds.drift_score
-PRIOR_WEIGHT, ANCHOR_WEIGHT = 0.02, 1.0  # the full-information bandit's prior (ThompsonThresholds)
 # Root causes (nodes.alert.root_cause) whose alerts are not the drift alert's business.
 OTHER_ALERTS_CAUSES = ("bad_deployment", "data_pipeline_fault", "prior_shift", "concept_drift")
 
@@ -108,16 +110,17 @@ class ThompsonThresholds:
     """
 
     feedback = "full"
+    PRIOR_WEIGHT, ANCHOR_WEIGHT = 0.02, 1.0  # the least costly on the tuning seeds (--tune-prior, README)
 
     def __init__(self, arms: tuple[float, ...] = ARMS, seed: int = 0, prior: float = None,
                  anchor_weight: float = None):
         self.arms = tuple(sorted(arms))
         self.counts = np.zeros((len(arms) + 1, 2))  # [arms that fire, degraded]
-        self.prior = PRIOR_WEIGHT if prior is None else prior
+        self.prior = self.PRIOR_WEIGHT if prior is None else prior
         self.pseudo = np.zeros_like(self.counts)
         if DEFAULT_THRESHOLD in self.arms:
             anchor = self.arms.index(DEFAULT_THRESHOLD)
-            weight = ANCHOR_WEIGHT if anchor_weight is None else anchor_weight
+            weight = self.ANCHOR_WEIGHT if anchor_weight is None else anchor_weight
             self.pseudo[anchor, 0] += weight  # a healthy day just under the default: lower arms raise a false alert
             self.pseudo[anchor + 1, 1] += weight  # a degraded day just over it: higher arms miss it
         self.rng = np.random.default_rng(seed)
@@ -143,6 +146,26 @@ class ThompsonThresholds:
         return self.cost.reshape(len(self.arms), -1) @ frequencies
 
 
+class LeaderThresholds(ThompsonThresholds):
+    """Follow the leader under ThompsonThresholds' posterior: each day the threshold of least posterior-mean
+    cost. Deterministic (`seed` is accepted and unused), since with full information a day's verdict
+    teaches every threshold whichever one fired, and sampling only adds the cost of a worse pick.
+
+    >>> leader = LeaderThresholds(arms=(0.1, 0.25, 0.5))
+    >>> leader.arms[leader.choose()]  # before any label: the default
+    0.25
+    >>> for _ in range(50):  # labelled days of benign drift at 0.3: the lower thresholds raised false alerts
+    ...     leader.learn(leader.choose(), drift_score=0.3, degraded=False)
+    >>> leader.arms[leader.choose()]
+    0.5
+    """
+
+    PRIOR_WEIGHT, ANCHOR_WEIGHT = 0.02, 3.0  # the least costly on the tuning seeds (--tune-prior, README)
+
+    def choose(self) -> int:
+        return int(np.argmin(self.expected_costs()))
+
+
 class BetaThresholds:
     """The previous design, for comparison: Beta-Bernoulli Thompson sampling per arm with bandit feedback
     (only the chosen arm learns a day's reward 1 - cost / MISSED_DAY_COST, as a fractional Beta update)."""
@@ -166,7 +189,6 @@ class BetaThresholds:
         return (1.0 - self.alpha / (self.alpha + self.beta)) * MISSED_DAY_COST
 
 
-LEARNERS = {"full": ThompsonThresholds, "bandit": BetaThresholds}
 
 
 def play(days: list[LabelledDay], bandit, label_delay: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -309,7 +331,8 @@ def paired_ratio(a: list[float], b: list[float], rng: np.random.Generator, boot:
 
 
 POLICIES = {"default": f"default ({DEFAULT_THRESHOLD})", "hindsight": "best fixed, hindsight",
-            "thompson": "thompson", "beta_bandit": "beta, bandit feedback"}
+            "leader": "follow the leader", "thompson": "thompson", "beta_bandit": "beta, bandit feedback"}
+LEARNERS = {"leader": LeaderThresholds, "thompson": ThompsonThresholds, "beta_bandit": BetaThresholds}
 
 
 def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> dict:
@@ -331,7 +354,7 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
                                                     for k in ("false_alerts", "detected", "incidents", "cost")}})
         thresholds[model] = min(fixed[model], key=lambda f: (f["cost"], abs(f["threshold"] - DEFAULT_THRESHOLD)))["threshold"]
         learned = {}
-        for name, learner in (("thompson", ThompsonThresholds), ("beta_bandit", BetaThresholds)):
+        for name, learner in LEARNERS.items():
             learned[name] = play([d for e in mine for d in e.days], learner(seed=seed * 1000 + m_index), label_delay)[0]
         start = 0
         for e in mine:
@@ -347,9 +370,11 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
         chosen = [e for e in episodes if select(e)]
         out = {name: summarise([rows[name][e.seed] for e in chosen], rng) for name in rows}
         column = lambda name, key: [rows[name][e.seed][key] for e in chosen]  # noqa: E731
-        out["thompson_cost_to_hindsight"] = paired_ratio(column("thompson", "cost"), column("hindsight", "cost"), rng)
-        out["thompson_false_alerts_to_default"] = paired_ratio(column("thompson", "false_alerts"),
-                                                               column("default", "false_alerts"), rng)
+        for name in LEARNERS:
+            if name != "beta_bandit":
+                out[f"{name}_cost_to_hindsight"] = paired_ratio(column(name, "cost"), column("hindsight", "cost"), rng)
+        out["leader_false_alerts_to_default"] = paired_ratio(column("leader", "false_alerts"),
+                                                             column("default", "false_alerts"), rng)
         return out
 
     # What fixed thresholds could do at the default's recall: per model, the fewest false alerts among
@@ -359,18 +384,20 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
         default = next(f for f in table if f["threshold"] == DEFAULT_THRESHOLD)
         at_default_recall[model] = {"default": default, "best": min(
             (f for f in table if f["detected"] >= default["detected"]), key=lambda f: (f["false_alerts"], f["cost"]))}
-    # Regret as the bandits' histories grow: over each model's first k episodes, the bandit's cost against
+    # Regret as the learners' histories grow: over each model's first k episodes, a learner's cost against
     # the best fixed threshold for those same episodes (summed over models).
     curve = []
     for share in (0.125, 0.25, 0.5, 1.0):
-        spent = best = 0.0
+        spent, best = {"leader": 0.0, "thompson": 0.0}, 0.0
         for model in fixed:
             mine = [e for e in episodes if e.model == model]
             first = mine[:max(1, round(share * len(mine)))]
-            spent += sum(rows["thompson"][e.seed]["cost"] for e in first)
+            for name in spent:
+                spent[name] += sum(rows[name][e.seed]["cost"] for e in first)
             best += min(sum(score(e, e.drift >= t)["cost"] for e in first) for t in ARMS)
         curve.append({"episodes_per_model": max(1, round(share * len(episodes) / max(len(fixed), 1))),
-                      "thompson_cost": spent, "best_fixed_cost": best, "ratio": spent / best if best else None})
+                      "best_fixed_cost": best, **{f"{name}_cost": cost for name, cost in spent.items()},
+                      **{f"{name}_ratio": cost / best if best else None for name, cost in spent.items()}})
     seeds = sorted(e.seed for e in episodes)
     return {
         "episodes": len(episodes), "seeds": f"{seeds[0]}..{seeds[-1]}", "label_delay": label_delay,
@@ -388,24 +415,28 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
 
 
 def tune_prior(episodes: list[Episode], seeds: int = 5) -> list[dict]:
-    """The full-information bandit's cost against each model's best fixed threshold in hindsight, summed over
-    models and averaged over `seeds` bandit seeds, for a grid of priors: how PRIOR_WEIGHT and ANCHOR_WEIGHT
-    were chosen (on the tuning seeds, never the held-out ones)."""
+    """Each full-information learner's cost against each model's best fixed threshold in hindsight, summed
+    over models (Thompson's averaged over `seeds` sampling seeds; the leader is deterministic), for a grid of
+    priors: how the learner, PRIOR_WEIGHT and ANCHOR_WEIGHT were chosen (on the tuning seeds, never the
+    held-out ones)."""
     from simulator.catalog import MODELS
 
     rows = []
-    for prior in (1.0, 0.1, 0.02):
-        for anchor in (0.0, 1.0, 3.0, 10.0):
-            spent = best = 0.0
-            for m_index, model in enumerate(MODELS):
-                mine = [e for e in episodes if e.model == model]
-                days = [d for e in mine for d in e.days]
-                best += min(sum(score(e, e.drift >= t)["cost"] for e in mine) for t in ARMS)
-                for s in range(seeds):
-                    fired, _ = play(days, ThompsonThresholds(seed=s * 1000 + m_index, prior=prior, anchor_weight=anchor))
+    for name in ("leader", "thompson"):
+        runs = 1 if name == "leader" else seeds
+        for prior in (1.0, 0.1, 0.02):
+            for anchor in (0.0, 1.0, 3.0, 10.0):
+                spent = best = 0.0
+                for m_index, model in enumerate(MODELS):
+                    mine = [e for e in episodes if e.model == model]
+                    days = [d for e in mine for d in e.days]
                     starts = np.cumsum([0] + [len(e.days) for e in mine])
-                    spent += sum(score(e, fired[a:b])["cost"] for e, a, b in zip(mine, starts, starts[1:])) / seeds
-            rows.append({"prior": prior, "anchor_weight": anchor, "ratio": spent / best})
+                    best += min(sum(score(e, e.drift >= t)["cost"] for e in mine) for t in ARMS)
+                    for s in range(runs):
+                        learner = LEARNERS[name](seed=s * 1000 + m_index, prior=prior, anchor_weight=anchor)
+                        fired, _ = play(days, learner)
+                        spent += sum(score(e, fired[a:b])["cost"] for e, a, b in zip(mine, starts, starts[1:])) / runs
+                rows.append({"learner": name, "prior": prior, "anchor_weight": anchor, "ratio": spent / best})
     return rows
 
 
@@ -438,19 +469,23 @@ def print_report(result: dict) -> None:
             print(f"  {label:22s} false alerts {_fmt_ci(r['false_alerts'], r['false_alerts_ci95']):16s} "
                   f"recall {_fmt_ci(r['recall'], r['recall_ci95'], '{:.2f}'):18s} "
                   f"cost ${_fmt_ci(r['total_cost'] / 1e3, [v / 1e3 for v in r['total_cost_ci95']], '{:,.0f}')}k")
-        print(f"  thompson / hindsight cost {_ratio(g['thompson_cost_to_hindsight'])};  "
-              f"thompson / default false alerts {_ratio(g['thompson_false_alerts_to_default'], '{:.2f}')}")
+        print(f"  leader / hindsight cost {_ratio(g['leader_cost_to_hindsight'])};  "
+              f"thompson / hindsight cost {_ratio(g['thompson_cost_to_hindsight'])};  "
+              f"leader / default false alerts {_ratio(g['leader_false_alerts_to_default'], '{:.2f}')}")
 
     block("all models", result["overall"])
     for model, g in result["per_model"].items():
         block(model, g)
-    print("\nthompson against the best fixed thresholds for the same first k episodes of each model: "
-          + ";  ".join(f"k={c['episodes_per_model']}: {c['ratio']:.3f}" for c in result["regret_curve"] if c["ratio"]))
+    for name in ("leader", "thompson"):
+        print(f"\n{name} against the best fixed thresholds for the same first k episodes of each model: "
+              + ";  ".join(f"k={c['episodes_per_model']}: {c[name + '_ratio']:.3f}"
+                           for c in result["regret_curve"] if c[name + "_ratio"]), end="")
+    print()
     print("\nper scenario and model: drift incidents, then false alerts and recall (95% intervals over the cell's "
-          "episodes) for default | best fixed in hindsight | thompson")
+          "episodes) for default | best fixed in hindsight | follow the leader")
     for key, g in result["per_cell"].items():
         parts = [f"{_fmt_ci(g[n]['false_alerts'], g[n]['false_alerts_ci95']):13s} "
-                 f"{_fmt_ci(g[n]['recall'], g[n]['recall_ci95'], '{:.2f}'):17s}" for n in ("default", "hindsight", "thompson")]
+                 f"{_fmt_ci(g[n]['recall'], g[n]['recall_ci95'], '{:.2f}'):17s}" for n in ("default", "hindsight", "leader")]
         print(f"  {key:38s} {g['default']['incidents']:3d} | " + " | ".join(parts))
     print("\nfixed thresholds at the default's recall (per model: fewest false alerts among thresholds detecting "
           "at least the default's drift incidents)")
@@ -470,13 +505,13 @@ def main(argv=None) -> int:
     p = OneLineParser(prog="python -m rl.bandit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--per-cell", type=int, default=12, help="episodes per scenario x model (default 12: 288 episodes)")
     p.add_argument("--first-seed", type=int, default=0, help="first episode seed (default 0: the held-out seeds)")
-    p.add_argument("--seed", type=int, default=0, help="the bandits' own sampling seed")
+    p.add_argument("--seed", type=int, default=0, help="the sampling learners' own seed (Thompson, Beta)")
     p.add_argument("--label-delay", type=int, default=0, help="days until a day's labels arrive (default 0, as in the world)")
     p.add_argument("--workers", type=int, default=2, help="processes that simulate episodes (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--tune-prior", action="store_true",
-                   help="instead, the full-information bandit's cost ratio for a grid of priors (use tuning seeds: "
-                        "--first-seed 2000000)")
+                   help="instead, each full-information learner's cost ratio for a grid of priors (use tuning "
+                        "seeds: --first-seed 2000000)")
     args = p.parse_args(argv)
     if args.per_cell <= 0 or args.label_delay < 0 or args.workers <= 0 or args.first_seed < 0:
         print("error: --per-cell and --workers must be positive, --label-delay and --first-seed not negative",
@@ -488,9 +523,10 @@ def main(argv=None) -> int:
     count = args.per_cell * len(MODELS) * len(SCENARIOS)
     episodes = simulate(list(range(args.first_seed, args.first_seed + count)), args.workers)
     if args.tune_prior:
-        print(f"thompson / best fixed in hindsight, {count} episodes from seed {args.first_seed}, mean of 5 bandit seeds")
+        print(f"cost / best fixed threshold in hindsight, {count} episodes from seed {args.first_seed} "
+              "(thompson: mean of 5 sampling seeds)")
         for row in tune_prior(episodes):
-            print(f"  prior {row['prior']:<5} anchor {row['anchor_weight']:<5} {row['ratio']:.3f}")
+            print(f"  {row['learner']:9s} prior {row['prior']:<5} anchor {row['anchor_weight']:<5} {row['ratio']:.3f}")
         return 0
     result = evaluate(episodes, args.seed, args.label_delay)
     if args.json:

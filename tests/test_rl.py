@@ -252,7 +252,7 @@ def test_the_bandit_never_reads_the_simulators_truth(bandit_episodes, monkeypatc
     poisoned = bandit.simulate(BANDIT_SEEDS)
     assert any((a.drift_degraded != b.drift_degraded).any() for a, b in zip(bandit_episodes, poisoned))
     assert [e.days for e in poisoned] == [e.days for e in bandit_episodes]  # every field the bandit is given
-    for learner in (bandit.ThompsonThresholds, bandit.BetaThresholds):
+    for learner in bandit.LEARNERS.values():
         for delay in (0, 2):
             honest, dirty = (bandit.play([d for e in run for d in e.days], learner(seed=3), delay)[1]
                              for run in (bandit_episodes, poisoned))
@@ -302,3 +302,18 @@ def test_the_cloning_loss_is_torchs_smoothed_cross_entropy_and_ignores_impossibl
     nll = torch.nn.functional.cross_entropy(allowed, actions)
     spread = torch.nn.functional.cross_entropy(allowed, actions, label_smoothing=1.0)
     assert torch.isclose(smoothed_cross_entropy(masked, actions, masks, 0.05), 0.95 * nll + 0.05 * 6 / 7 * spread)
+
+
+def test_the_leader_picks_the_threshold_that_was_cheapest_on_the_labelled_days_so_far():
+    """Full information: after each labelled day every threshold's cost on those days is known, and the
+    leader picks the cheapest (its prior here is too small to matter; ties to the lowest threshold)."""
+    from rl import bandit
+
+    rng = np.random.default_rng(7)
+    leader = bandit.LeaderThresholds(prior=1e-9, anchor_weight=0.0)
+    scores, degraded = rng.uniform(0, 0.7, 400), rng.random(400) < 0.12
+    for day in range(400):
+        past = [sum(bandit.day_cost(s >= t, d) for s, d in zip(scores[:day], degraded[:day])) for t in leader.arms]
+        if day:
+            assert leader.choose() == int(np.argmin(past))
+        leader.learn(leader.choose(), float(scores[day]), bool(degraded[day]))
