@@ -1,5 +1,7 @@
-"""Thompson sampling over drift-alert thresholds: learned from the labels an operator has, judged on the
-degradation that drift causes.
+"""Learning the drift alert's threshold per model (follow the leader; Thompson sampling and a Beta bandit
+for comparison): learned from the labels an operator has, judged on the degradation that drift causes.
+
+An offline study: the alert node does not use a learned threshold yet.
 
 Each day the alert node compares the drift score with a threshold; the bandit (one per model) picks
 the threshold. It learns only from what the monitoring day shows once the day's labels are in
@@ -92,7 +94,7 @@ class ThompsonThresholds:
     The posterior over how often each type occurs is a Dirichlet (one pseudo-day per type as prior);
     each choice samples frequencies from it and picks the arm whose expected cost under them is lowest.
     All arms are judged on the same sampled days, so the noise in their comparison is that of the
-    days where they differ, not of each arm's whole history: the bandit settles in days, not years.
+    days where they differ, not of each arm's whole history.
 
     The prior (chosen on the tuning seeds 2,000,000+, README): PRIOR_WEIGHT pseudo-days on every type,
     and ANCHOR_WEIGHT pseudo-days that make the default threshold the best one before any label is in
@@ -167,7 +169,7 @@ class LeaderThresholds(ThompsonThresholds):
 
 
 class BetaThresholds:
-    """The previous design, for comparison: Beta-Bernoulli Thompson sampling per arm with bandit feedback
+    """The first design, for comparison: Beta-Bernoulli Thompson sampling per arm with bandit feedback
     (only the chosen arm learns a day's reward 1 - cost / MISSED_DAY_COST, as a fractional Beta update)."""
 
     feedback = "bandit"
@@ -187,8 +189,6 @@ class BetaThresholds:
 
     def expected_costs(self) -> np.ndarray:
         return (1.0 - self.alpha / (self.alpha + self.beta)) * MISSED_DAY_COST
-
-
 
 
 def play(days: list[LabelledDay], bandit, label_delay: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -333,6 +333,8 @@ def paired_ratio(a: list[float], b: list[float], rng: np.random.Generator, boot:
 POLICIES = {"default": f"default ({DEFAULT_THRESHOLD})", "hindsight": "best fixed, hindsight",
             "leader": "follow the leader", "thompson": "thompson", "beta_bandit": "beta, bandit feedback"}
 LEARNERS = {"leader": LeaderThresholds, "thompson": ThompsonThresholds, "beta_bandit": BetaThresholds}
+FULL_INFORMATION = tuple(name for name, learner in LEARNERS.items() if learner.feedback == "full")
+assert set(LEARNERS) <= set(POLICIES)  # evaluate() reports every learner under its policy name
 
 
 def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> dict:
@@ -370,9 +372,8 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
         chosen = [e for e in episodes if select(e)]
         out = {name: summarise([rows[name][e.seed] for e in chosen], rng) for name in rows}
         column = lambda name, key: [rows[name][e.seed][key] for e in chosen]  # noqa: E731
-        for name in LEARNERS:
-            if name != "beta_bandit":
-                out[f"{name}_cost_to_hindsight"] = paired_ratio(column(name, "cost"), column("hindsight", "cost"), rng)
+        for name in FULL_INFORMATION:
+            out[f"{name}_cost_to_hindsight"] = paired_ratio(column(name, "cost"), column("hindsight", "cost"), rng)
         out["leader_false_alerts_to_default"] = paired_ratio(column("leader", "false_alerts"),
                                                              column("default", "false_alerts"), rng)
         return out
@@ -388,7 +389,7 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
     # the best fixed threshold for those same episodes (summed over models).
     curve = []
     for share in (0.125, 0.25, 0.5, 1.0):
-        spent, best = {"leader": 0.0, "thompson": 0.0}, 0.0
+        spent, best = dict.fromkeys(FULL_INFORMATION, 0.0), 0.0
         for model in fixed:
             mine = [e for e in episodes if e.model == model]
             first = mine[:max(1, round(share * len(mine)))]
@@ -422,7 +423,7 @@ def tune_prior(episodes: list[Episode], seeds: int = 5) -> list[dict]:
     from simulator.catalog import MODELS
 
     rows = []
-    for name in ("leader", "thompson"):
+    for name in FULL_INFORMATION:
         runs = 1 if name == "leader" else seeds
         for prior in (1.0, 0.1, 0.02):
             for anchor in (0.0, 1.0, 3.0, 10.0):
@@ -476,7 +477,7 @@ def print_report(result: dict) -> None:
     block("all models", result["overall"])
     for model, g in result["per_model"].items():
         block(model, g)
-    for name in ("leader", "thompson"):
+    for name in FULL_INFORMATION:
         print(f"\n{name} against the best fixed thresholds for the same first k episodes of each model: "
               + ";  ".join(f"k={c['episodes_per_model']}: {c[name + '_ratio']:.3f}"
                            for c in result["regret_curve"] if c[name + "_ratio"]), end="")
@@ -505,16 +506,20 @@ def main(argv=None) -> int:
     p = OneLineParser(prog="python -m rl.bandit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--per-cell", type=int, default=12, help="episodes per scenario x model (default 12: 288 episodes)")
     p.add_argument("--first-seed", type=int, default=0, help="first episode seed (default 0: the held-out seeds)")
-    p.add_argument("--seed", type=int, default=0, help="the sampling learners' own seed (Thompson, Beta)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling learners (Thompson, Beta) and of the bootstrap intervals")
     p.add_argument("--label-delay", type=int, default=0, help="days until a day's labels arrive (default 0, as in the world)")
     p.add_argument("--workers", type=int, default=2, help="processes that simulate episodes (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--tune-prior", action="store_true",
                    help="instead, each full-information learner's cost ratio for a grid of priors (use tuning "
-                        "seeds: --first-seed 2000000)")
+                        "seeds: --first-seed 2000000; labels learned the day they arrive; text only)")
     args = p.parse_args(argv)
     if args.per_cell <= 0 or args.label_delay < 0 or args.workers <= 0 or args.first_seed < 0:
         print("error: --per-cell and --workers must be positive, --label-delay and --first-seed not negative",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.tune_prior and (args.json or args.label_delay):
+        print("error: --tune-prior prints text and learns labels the day they arrive: drop --json and --label-delay",
               file=sys.stderr)
         return EXIT_BAD_INPUT
     from simulator.catalog import MODELS

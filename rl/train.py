@@ -25,7 +25,7 @@ import copy
 import csv
 import sys
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 from rl import SHIPPED_POLICY
@@ -34,15 +34,15 @@ from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 TRAIN_SEED_BASE = 1_000_000
 DEFAULT_OUT = SHIPPED_POLICY
-# The shipped policy's recipe, sized to train in about 10 minutes a seed on a 2-core machine: clone the
+# The shipped policy's recipe, sized to train in about 6 minutes a seed on an idle 2-core machine: clone the
 # playbook (the clone plays as well as it: benchmarks/clone_quality.py), then PPO at the from-scratch step
 # size, keeping the best checkpoint (rl/checkpoints.py). At 3e-4 PPO did not get past the clone in 38,400
 # steps; at 1e-3 it dips for a few updates and then climbs, and the dip never ships. 80 updates of 16
-# environments (960 steps each) rather than 8: with 480-step batches the two weakest training seeds on
-# validation stayed near the clone, also with twice the updates; with twice the batch both climbed
-# (README, "Results on held-out seeds").
+# environments (960 steps each) rather than 8: with 480-step batches the weakest training seed on
+# validation (3) stayed near the clone, also with twice the updates; with twice the batch it climbed
+# (README, "Results on held-out seeds", which also says why this is weak evidence).
 DEFAULT_TIMESTEPS = 76_800
-DEFAULT_ENVS = 16
+DEFAULT_ENVS = 16  # the recipe's; rl.ppo.Args.num_envs (8) stays the trainer's own default (benchmarks/ppo_vs_sb3.py)
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_WARM_START = "playbook"
 DEFAULT_ANCHOR = 0.0
