@@ -62,6 +62,19 @@ def print_comparison(by_policy: dict, policies: list[Path]) -> None:
         print(line(f"{path} - playbook", paired(by_policy[str(path)], by_policy["playbook"])))
     for path in policies[1:]:
         print(line(f"{path} - {policies[0]}", paired(by_policy[str(path)], by_policy[str(policies[0])])))
+        print(changed_line(by_policy[str(path)], by_policy[str(policies[0])]))
+
+
+def changed_line(a: list[dict], b: list[dict], tolerance: float = 0.05) -> str:
+    """How many episodes a and b play differently, and per scenario how many a plays worse / better: a
+    mean difference can hide a change that is small on average and one-sided in a scenario."""
+    counts = defaultdict(lambda: [0, 0])
+    for x, y in zip(a, b):
+        if abs(x["return"] - y["return"]) > tolerance:
+            counts[x["scenario"]][x["return"] > y["return"]] += 1
+    total = sum(sum(c) for c in counts.values())
+    return (f"  episodes with a different return: {total} of {len(a)}; worse/better per scenario: "
+            + ", ".join(f"{s} {c[0]}/{c[1]}" for s, c in sorted(counts.items())))
 
 
 def main() -> None:
