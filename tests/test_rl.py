@@ -317,3 +317,13 @@ def test_the_leader_picks_the_threshold_that_was_cheapest_on_the_labelled_days_s
         if day:
             assert leader.choose() == int(np.argmin(past))
         leader.learn(leader.choose(), float(scores[day]), bool(degraded[day]))
+
+
+def test_compare_policies_counts_the_episodes_that_differ_per_scenario(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from compare_policies import changed_line
+
+    a = [{"scenario": "default", "return": 1.0}, {"scenario": "default", "return": 5.0}, {"scenario": "stable", "return": 0.0}]
+    b = [{"scenario": "default", "return": 2.0}, {"scenario": "default", "return": 5.0}, {"scenario": "stable", "return": -1.0}]
+    assert changed_line(a, b) == ("  episodes with a different return: 2 of 3; "
+                                  "worse/better per scenario: default 1/0, stable 0/1")
