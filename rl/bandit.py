@@ -23,7 +23,7 @@ was right or correctly silent") is deliberately not used: it scores a false aler
 incident the same. Feedback is full information, not bandit feedback: once a day's verdict is in, its
 drift score says what every threshold would have done, so every arm learns that day's cost. With
 full information, exploring buys nothing: every threshold is judged on every labelled day whichever
-one fired. So mlmon's learner, `LeaderThresholds`, follows the leader: each day it picks the threshold
+one fired. So this study's learner, `LeaderThresholds`, follows the leader: each day it picks the threshold
 of least posterior-mean cost. `ThompsonThresholds` (the same posterior, sampled before each choice)
 and `BetaThresholds`, the first design (a Beta per arm, the chosen arm's outcome only), are kept for
 comparison; on the tuning seeds Thompson's sampling cost more than it learned (README).
@@ -44,6 +44,7 @@ import multiprocessing
 import sys
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -114,8 +115,8 @@ class ThompsonThresholds:
     feedback = "full"
     PRIOR_WEIGHT, ANCHOR_WEIGHT = 0.02, 1.0  # the least costly on the tuning seeds (--tune-prior, README)
 
-    def __init__(self, arms: tuple[float, ...] = ARMS, seed: int = 0, prior: float = None,
-                 anchor_weight: float = None):
+    def __init__(self, arms: tuple[float, ...] = ARMS, seed: int = 0, prior: float | None = None,
+                 anchor_weight: float | None = None):
         self.arms = tuple(sorted(arms))
         self.counts = np.zeros((len(arms) + 1, 2))  # [arms that fire, degraded]
         self.prior = self.PRIOR_WEIGHT if prior is None else prior
@@ -298,6 +299,17 @@ def score(episode: Episode, alerts: np.ndarray) -> dict:
             "cost": FALSE_ALERT_COST * int(false.sum()) + MISSED_DAY_COST * int(missed.sum())}
 
 
+def best_fixed_cost(episodes: list[Episode]) -> float:
+    """The cost of the threshold that was cheapest on these episodes, chosen in hindsight."""
+    return min(sum(score(e, e.drift >= t)["cost"] for e in episodes) for t in ARMS)
+
+
+def split_by_episode(episodes: list[Episode], fired: np.ndarray) -> list[np.ndarray]:
+    """A learner's alerts over the episodes' days played in a row, cut back into one array per episode."""
+    starts = np.cumsum([0] + [len(e.days) for e in episodes])
+    return [fired[a:b] for a, b in pairwise(starts)]
+
+
 def summarise(rows: list[dict], rng: np.random.Generator, boot: int = 2000) -> dict:
     """Totals with 95% bootstrap intervals over episodes (recall: detected / incidents, resampled alike)."""
     arr = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
@@ -355,16 +367,14 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
             fixed[model].append({"threshold": t, **{k: sum(r[k] for r in scored)
                                                     for k in ("false_alerts", "detected", "incidents", "cost")}})
         thresholds[model] = min(fixed[model], key=lambda f: (f["cost"], abs(f["threshold"] - DEFAULT_THRESHOLD)))["threshold"]
-        learned = {}
+        days = [d for e in mine for d in e.days]
         for name, learner in LEARNERS.items():
-            learned[name] = play([d for e in mine for d in e.days], learner(seed=seed * 1000 + m_index), label_delay)[0]
-        start = 0
+            fired = play(days, learner(seed=seed * 1000 + m_index), label_delay)[0]
+            for e, alerted in zip(mine, split_by_episode(mine, fired)):
+                alerts[name][e.seed] = alerted
         for e in mine:
             alerts["default"][e.seed] = e.drift >= DEFAULT_THRESHOLD
             alerts["hindsight"][e.seed] = e.drift >= thresholds[model]
-            for name, fired in learned.items():
-                alerts[name][e.seed] = fired[start:start + len(e.days)]
-            start += len(e.days)
     rows = {name: {e.seed: score(e, alerts[name][e.seed]) for e in episodes} for name in alerts}
     rng = np.random.default_rng(seed)
 
@@ -395,7 +405,7 @@ def evaluate(episodes: list[Episode], seed: int = 0, label_delay: int = 0) -> di
             first = mine[:max(1, round(share * len(mine)))]
             for name in spent:
                 spent[name] += sum(rows[name][e.seed]["cost"] for e in first)
-            best += min(sum(score(e, e.drift >= t)["cost"] for e in first) for t in ARMS)
+            best += best_fixed_cost(first)
         curve.append({"episodes_per_model": max(1, round(share * len(episodes) / max(len(fixed), 1))),
                       "best_fixed_cost": best, **{f"{name}_cost": cost for name, cost in spent.items()},
                       **{f"{name}_ratio": cost / best if best else None for name, cost in spent.items()}})
@@ -422,21 +432,19 @@ def tune_prior(episodes: list[Episode], seeds: int = 5) -> list[dict]:
     held-out ones)."""
     from simulator.catalog import MODELS
 
+    per_model = [[e for e in episodes if e.model == model] for model in MODELS]
+    best = sum(best_fixed_cost(mine) for mine in per_model)
     rows = []
     for name in FULL_INFORMATION:
         runs = 1 if name == "leader" else seeds
         for prior in (1.0, 0.1, 0.02):
             for anchor in (0.0, 1.0, 3.0, 10.0):
-                spent = best = 0.0
-                for m_index, model in enumerate(MODELS):
-                    mine = [e for e in episodes if e.model == model]
+                spent = 0.0
+                for m_index, mine in enumerate(per_model):
                     days = [d for e in mine for d in e.days]
-                    starts = np.cumsum([0] + [len(e.days) for e in mine])
-                    best += min(sum(score(e, e.drift >= t)["cost"] for e in mine) for t in ARMS)
                     for s in range(runs):
-                        learner = LEARNERS[name](seed=s * 1000 + m_index, prior=prior, anchor_weight=anchor)
-                        fired, _ = play(days, learner)
-                        spent += sum(score(e, fired[a:b])["cost"] for e, a, b in zip(mine, starts, starts[1:])) / runs
+                        fired, _ = play(days, LEARNERS[name](seed=s * 1000 + m_index, prior=prior, anchor_weight=anchor))
+                        spent += sum(score(e, alerted)["cost"] for e, alerted in zip(mine, split_by_episode(mine, fired))) / runs
                 rows.append({"learner": name, "prior": prior, "anchor_weight": anchor, "ratio": spent / best})
     return rows
 

@@ -34,7 +34,7 @@ from simulator.cli import EXIT_BAD_INPUT, OneLineParser
 
 TRAIN_SEED_BASE = 1_000_000
 DEFAULT_OUT = SHIPPED_POLICY
-# The shipped policy's recipe, sized to train in about 6 minutes a seed on an idle 2-core machine: clone the
+# The shipped policy's recipe, sized to train in about 5.5 minutes a seed on an idle 2-core machine: clone the
 # playbook (the clone plays as well as it: benchmarks/clone_quality.py), then PPO at the from-scratch step
 # size, keeping the best checkpoint (rl/checkpoints.py). At 3e-4 PPO did not get past the clone in 38,400
 # steps; at 1e-3 it dips for a few updates and then climbs, and the dip never ships. 80 updates of 16

@@ -210,6 +210,17 @@ def test_evaluate_rejects_bad_input_in_one_line(args, message):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--per-cell", "0"], "--per-cell and --workers must be positive"),
+    (["--tune-prior", "--json"], "--tune-prior prints text"),
+    (["--tune-prior", "--label-delay", "2"], "drop --json and --label-delay"),
+])
+def test_bandit_rejects_bad_input_in_one_line(args, message):
+    done = python("-m", "rl.bandit", *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 BANDIT_SEEDS = [0, 1, 2, 6, 7, 8, 21, 22, 23]  # default, sudden_shift and seasonal, for each model (rl.bandit.cell)
 
 
